@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what smpd needs to build, run and test on Debian 12, with apt-get,
+# only when something is missing. The package list below is the single source
+# of truth; README.md lists the same packages.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config git   # toolchain
+  libserialport-dev                      # serial ports (real devices)
+  libzmq3-dev                            # ZeroMQ status and control
+  libconfig-dev                          # configuration files
+  libjansson-dev                         # JSON plans and messages
+  libsystemd-dev                         # sd_notify readiness and watchdog
+  clang                                  # libFuzzer targets, sanitizers
+  clang-tidy cppcheck                    # static analysis
+  valgrind                               # memcheck of the end-to-end test
+  python3 python3-zmq                    # the example dashboard subscriber
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) for apt-get" >&2; exit 1; }
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
