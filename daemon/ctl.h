@@ -54,7 +54,7 @@ struct ctl_request {
 	const char *cmd_name;
 	json_t *id;                    /* the client's id, echoed in the reply */
 	json_t *args;
-	char client[48];               /* who: key fingerprint or "local" */
+	char client[48];               /* who: allowed key name, or "local" */
 	void *route_;                  /* private: the ROUTER identity */
 };
 
@@ -72,8 +72,13 @@ void ctl_destroy(struct ctl **c);
 /* Fills up to max poll items (sockets to poll for ZMQ_POLLIN); returns the
  * count. */
 int ctl_pollitems(struct ctl *c, zmq_pollitem_t *items, int max);
-/* Reads the messages waiting (after poll said so), answers the bad ones and
- * calls h for each valid request. Returns the number of requests read. */
+/* Reads the messages waiting (call it when any item from ctl_pollitems is
+ * readable; it never blocks and also serves the ZAP handler), answers the
+ * bad ones and calls h for each valid request. h must answer during the
+ * call, exactly once, with ctl_reply_ok/ctl_reply_err (a long operation
+ * answers at once and reports its end on the event topic); if it does not,
+ * "failed" is sent for it. Returns the number of messages read, -1 on a
+ * socket error. */
 int ctl_dispatch(struct ctl *c, ctl_handler h, void *arg);
 
 /* Replies {"id":..,"ok":true, ...fields}; fields (may be NULL) is stolen. */
@@ -88,5 +93,49 @@ int ctl_reply_err(struct ctl *c, const struct ctl_request *req,
 int ctl_reload_keys(struct ctl *c);
 
 const char *ctl_cmd_name(enum ctl_cmd cmd);
+
+/* The error codes of a reply (docs/protocol.md). The first group is sent by
+ * this module for a request that fails validation; the handler uses the
+ * second group. */
+#define CTL_E_TOO_LARGE "too_large"         /* over max_message_bytes */
+#define CTL_E_BAD_FRAMES "bad_frames"       /* not one payload frame */
+#define CTL_E_BAD_JSON "bad_json"           /* not UTF-8 JSON / not object */
+#define CTL_E_UNKNOWN_CMD "unknown_cmd"
+#define CTL_E_MISSING_FIELD "missing_field"
+#define CTL_E_UNKNOWN_FIELD "unknown_field"
+#define CTL_E_BAD_FIELD "bad_field"         /* wrong type or value */
+#define CTL_E_REFUSED "refused"             /* not allowed in this state */
+#define CTL_E_NOT_FOUND "not_found"         /* file, dot id... */
+#define CTL_E_BUSY "busy"                   /* another operation runs */
+#define CTL_E_BAD_PLAN "bad_plan"           /* plan rejected (line, col) */
+#define CTL_E_FAILED "failed"               /* anything else */
+
+/* Checks one endpoint: ipc://, tcp:// (loopback only unless curve) or
+ * inproc://. 0, or -1 with the reason in err. Used by ctl_new and smpd -n. */
+int ctl_endpoint_check(const char *endpoint, bool curve, char *err,
+    size_t errlen);
+
+/* Binds sock to endpoint; an ipc:// socket file gets mode (0 = 0660) and
+ * group ("" or NULL = unchanged) before any client can connect. 0 or -1 with
+ * the reason in err. pub.c binds with it too. */
+int ctl_bind(void *sock, const char *endpoint, int ipc_mode,
+    const char *ipc_group, char *err, size_t errlen);
+
+/* Validation without sockets (ctl_dispatch uses it; the fuzzer drives it). */
+struct ctl_parsed {
+	enum ctl_cmd cmd;
+	json_t *req;          /* the request object (owned), NULL if bad */
+	json_t *id;           /* the id (owned reference) or NULL if none */
+	const char *code;     /* CTL_E_... when bad, else NULL */
+	char message[256];    /* names the faulty field or byte offset */
+};
+/* Validates one request payload of len bytes: size bound, UTF-8 JSON
+ * object, "id" scalar, known "cmd", known fields of the right types. 0 with
+ * out->req set, or -1 with out->code/message set (out->id holds the id when
+ * one could be read, so the error reply can echo it). Always release out
+ * with ctl_parsed_clear(). Pure: no I/O, no global state. */
+int ctl_parse(const void *buf, size_t len, size_t max_bytes,
+    struct ctl_parsed *out);
+void ctl_parsed_clear(struct ctl_parsed *p);
 
 #endif /* SMP_DAEMON_CTL_H */
