@@ -1,0 +1,57 @@
+/*
+ * The daemon's use of the planner, in one place: read a plan (a file or
+ * inline text), validate it, order it, resolve its skin surface and estimate
+ * its time, keeping the plan's text so that the journal can store the exact
+ * plan a session ran. The planner is pure; this file is where the daemon's
+ * I/O (reading the file) meets it. Main loop only.
+ */
+#ifndef SMP_DAEMON_PLANNING_H
+#define SMP_DAEMON_PLANNING_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "planner/pconfig.h"
+#include "planner/plan.h"
+#include "planner/toolpath.h"
+
+struct surface;
+
+struct planning {
+	struct plan *plan;
+	uint32_t *order;        /* plan indices in delivery order */
+	size_t n;               /* == plan->n */
+	struct surface *surf;   /* the skin the toolpath is built over */
+	char *text;             /* the plan's bytes, NUL-terminated */
+	size_t text_len;
+	char format[8];         /* "csv" or "json" */
+	uint64_t hash;          /* journal_hash(text) */
+	char source[256];       /* path or "<inline>" */
+	size_t warnings;
+};
+
+/*
+ * Loads a plan from path, or from text (len bytes, format "csv"/"json",
+ * NULL = guess from the first non-blank byte) when path is NULL. On failure
+ * returns NULL with the first error in err ("file:line:col: message") and
+ * every finding appended to diags (a JSON array, may be NULL) as
+ * {"line", "col", "path", "severity", "message"}.
+ */
+struct planning *planning_load(const struct planner_config *cfg,
+    const char *path, const char *text, size_t len, const char *format,
+    json_t *diags, char *err, size_t errlen);
+void planning_destroy(struct planning **p);
+
+/* The lowest Z (work coordinates) that clears the skin by the clearance
+ * at (x, y). */
+double planning_safe_z(const struct planning *p,
+    const struct planner_config *cfg, double x, double y);
+
+/* The planner's estimate of the time to run tp, and of the time at which
+ * each of its dots completes (t_dot may be NULL; else tp->n entries). */
+double planning_estimate(const struct planning *p,
+    const struct planner_config *cfg, const struct toolpath *tp,
+    double *t_dot);
+
+#endif /* SMP_DAEMON_PLANNING_H */
