@@ -71,7 +71,8 @@ enum grbl_event_kind {
 	                      tags are reported as GRBL_EV_LOST first) */
 	GRBL_EV_LOST,      /* tag: a line that will never be answered */
 	GRBL_EV_MSG,       /* text: the inside of [MSG:...] */
-	GRBL_EV_FEEDBACK,  /* text: other [...] lines ($I, $G, $#, ...) */
+	GRBL_EV_FEEDBACK,  /* text: the inside of other [...] lines ($I, $G,
+	                      $#, ...), e.g. "VER:1.1h.20190830:" */
 	GRBL_EV_SETTING,   /* setting, value: one "$N=V" line of `$$` */
 	GRBL_EV_OTHER,     /* text: a line the engine did not recognise */
 };
@@ -122,14 +123,17 @@ size_t grbl_unanswered_bytes(const struct grbl *g);
 
 /*
  * Forgets every unanswered line, each reported as a GRBL_EV_LOST event, and
- * discards queued output. For the caller that has sent (or is about to send)
- * a soft reset or lost the link: answers that arrive afterwards until the
- * next banner are reported as GRBL_EV_OTHER, never as OK, so that a late
- * "ok" of a flushed line is not mistaken for a delivery.
+ * discards queued line output (queued real-time bytes, such as the soft
+ * reset the caller just asked for, still go out). For the caller that has
+ * sent (or is about to send) a soft reset or lost the link: answers that
+ * arrive afterwards until the next banner are reported as GRBL_EV_OTHER,
+ * never as OK, so that a late "ok" of a flushed line is not mistaken for a
+ * delivery. ALARM, status and messages are still reported as such.
  */
 void grbl_flush(struct grbl *g);
 
-/* Takes the next event; false when there is none. */
+/* Takes the next event; false when there is none. Events come in the order
+ * the controller's lines arrived. Text fields hold printable ASCII only. */
 bool grbl_next_event(struct grbl *g, struct grbl_event *ev);
 
 /* The last status report parsed (state UNKNOWN before the first). */
@@ -144,5 +148,21 @@ const struct grbl_status *grbl_last_status(const struct grbl *g);
 int grbl_parse_status(const char *line, struct grbl_status *st);
 
 const char *grbl_state_name(enum grbl_state s);
+
+/* Extensions beyond the first contract (drivers engineer). */
+
+/* Whether len bytes of line may be sent as one GRBL line: at most
+ * GRBL_LINE_MAX printable ASCII characters, none of `?` `!` `~`. */
+bool grbl_line_valid(const char *line, size_t len);
+/* Whether a `$H` sent is still unanswered: GRBL answers no `?` while it
+ * homes, so a watchdog must wait for the homing cycle's own end. */
+bool grbl_homing_pending(const struct grbl *g);
+/* For a connection that closed or is about to be replaced: like
+ * grbl_flush(), and also forgets the partial line received and every queued
+ * byte, real-time ones included, so nothing of the old connection leaks into
+ * the next. Remembered status (WCO, Ov) is kept. */
+void grbl_disconnect(struct grbl *g);
+/* Events lost because memory ran out (0 unless malloc failed). */
+unsigned long grbl_events_dropped(const struct grbl *g);
 
 #endif /* SMP_DRIVERS_GRBL_H */

@@ -22,6 +22,9 @@
 #include "drivers/grbl.h"
 
 #define LINK_MAX_SETTINGS 160
+/* Tags from here up are the handshake's own ($I, $$); callers use tags below
+ * it. */
+#define LINK_TAG_RESERVED (UINT64_MAX - 15)
 
 enum link_state {
 	LINK_DOWN = 0,      /* not open; retrying with backoff */
@@ -82,7 +85,10 @@ int link_timeout_ms(const struct link *l, double now_s);
 /* Does all pending work: opens, reads, writes, polls, checks the watchdog.
  * revents: what poll() returned for the fd (0 on a timeout). */
 void link_step(struct link *l, double now_s, short revents);
-/* Takes the next event; false when there is none. */
+/* Takes the next event; false when there is none. The link drains the
+ * engine itself: callers take protocol events here (LINK_EV_GRBL), never
+ * with grbl_next_event(). When an open connection ends (whether or not UP
+ * came), every unanswered line is reported GRBL_EV_LOST, then LINK_EV_DOWN. */
 bool link_next_event(struct link *l, struct link_event *ev);
 
 enum link_state link_state(const struct link *l);
@@ -97,5 +103,12 @@ void link_realtime(struct link *l, uint8_t byte);
 /* Closes the transport (LINK_EV_DOWN follows) and reconnects after backoff;
  * for the caller that decided the link is unusable. */
 void link_drop(struct link *l, const char *why);
+
+/* Extensions beyond the first contract (drivers engineer). */
+
+/* Whether a critical ALARM (hard or soft limit) came and no banner since:
+ * GRBL then answers nothing, not even `?`, until the caller soft-resets, so
+ * the watchdog is suspended rather than declaring the link dead. */
+bool link_alarm_critical(const struct link *l);
 
 #endif /* SMP_DRIVERS_LINK_H */

@@ -39,6 +39,10 @@ ssize_t transport_read(struct transport *t, void *buf, size_t len);
  * or -1 if the link is gone. */
 ssize_t transport_write(struct transport *t, const void *buf, size_t len);
 
+/* Why the link is gone, after transport_read/transport_write returned -1
+ * ("end of file", "read: Input/output error", ...). Extension. */
+const char *transport_why(const struct transport *t);
+
 /*
  * Lists the serial ports libserialport sees, one "name\tdescription" line
  * each, into a newly allocated string the caller frees. NULL on failure.
