@@ -10,3 +10,19 @@ set(SMP_EP_LIBS PkgConfig::ZMQ PkgConfig::JANSSON)
 
 smp_test(test_ctl SOURCES test_ctl.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS} TIMEOUT 60)
 smp_test(test_pub SOURCES test_pub.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS} TIMEOUT 60)
+
+# smpctl is built by daemon/CMakeLists.txt over smp_daemon; until that file
+# builds it, build it here from the same sources.
+if(NOT TARGET smpctl)
+  add_executable(smpctl ${PROJECT_SOURCE_DIR}/daemon/smpctl.c ${SMP_EP_SRC})
+  target_include_directories(smpctl PRIVATE ${PROJECT_SOURCE_DIR})
+  if(TARGET smp_drivers)
+    target_link_libraries(smpctl PRIVATE smp_drivers ${SMP_EP_LIBS})
+  else()
+    target_sources(smpctl PRIVATE ${PROJECT_SOURCE_DIR}/drivers/transport.c)
+    target_link_libraries(smpctl PRIVATE PkgConfig::SERIALPORT ${SMP_EP_LIBS})
+  endif()
+endif()
+
+smp_test(test_smpctl SOURCES test_smpctl.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS}
+  TIMEOUT 120 DEPENDS smpctl)
