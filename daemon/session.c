@@ -166,6 +166,9 @@ struct session {
 	char stop_cause[256];
 
 	bool needle_on;             /* conservative: on until proven off */
+	double starved_s;           /* running, lines to send, controller
+	                               with nothing unanswered */
+	double starve_since;        /* > 0: the controller ran dry then */
 	bool shutdown;
 	double next_status_t;
 	double now;
@@ -429,6 +432,7 @@ session_status_json(const struct session *s, double now)
 	    "in_flight", (json_int_t)inflight(s),
 	    "total", (json_int_t)(s->pl != NULL ? s->pl->n : 0)));
 	json_object_set_new(o, "elapsed_s", json_real(elapsed(s, now)));
+	json_object_set_new(o, "starved_s", json_real(s->starved_s));
 	json_object_set_new(o, "eta_s", e >= 0 ? json_real(e) : json_null());
 	if (s->pl != NULL)
 		json_object_set_new(o, "plan", json_string(s->pl->source));
@@ -716,7 +720,8 @@ stream_start(struct session *s, bool check, double now, char *err,
 	}
 	m->active = true;
 	m->check = check;
-	m->gen = ++s->gen & 0xffffff;
+	s->gen = (s->gen + 1) & 0x7fffff;
+	m->gen = s->gen;
 	gcode_emitter_init(&m->em, s->pcfg);
 	m->t0 = now;
 	if (!check) {
@@ -812,6 +817,10 @@ stream_pump(struct session *s)
 			return;
 		}
 		m->unanswered++;
+		if (s->starve_since > 0) {
+			s->starved_s += s->now - s->starve_since;
+			s->starve_since = 0;
+		}
 		m->qh = (m->qh + 1) % QUEUE_CAP;
 		m->qn--;
 	}
@@ -868,7 +877,7 @@ stop_retract(struct session *s, double now)
 	s->stop = STOP_RETRACT;
 	s->stop_deadline = now + RETRACT_TIMEOUT_S;
 	s->stop_lines = 0;
-	s->gen = (s->gen + 1) & 0xffffff;
+	s->gen = (s->gen + 1) & 0x7fffff;
 	if (s->alarm) {
 		/* Locked after an alarm: unlocking is the only way to get the
 		 * needle out of the skin. It moves nothing by itself. */
@@ -1147,6 +1156,13 @@ session_link_up(struct session *s, const struct link_info *info, double now)
 		s->homed = false;
 	else if (s->recovered && s->active)
 		s->homed = true; /* homed for the session, no alarm since */
+	if (engine(s) != NULL &&
+	    grbl_last_status(engine(s))->state != GRBL_STATE_UNKNOWN) {
+		s->st = *grbl_last_status(engine(s));
+		s->have_status = true;
+		s->status_t = now;
+		s->alarm = s->alarm || s->st.state == GRBL_STATE_ALARM;
+	}
 	log_info("session: controller up: %s, %d blocks, %d bytes rx",
 	    info->version, info->planner_blocks, info->rx_size);
 	/* $1=255 keeps the steppers energised between moves; without it the
@@ -1383,6 +1399,11 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 		return;          /* a line of an earlier stream */
 	if (m->unanswered > 0)
 		m->unanswered--;
+	/* Host-side starvation: the controller has answered everything while
+	 * the session still has lines for it; it ends when the next goes. */
+	if (!m->check && m->phase < 4 && engine(s) != NULL &&
+	    grbl_unanswered(engine(s)) == 0 && s->starve_since == 0)
+		s->starve_since = now;
 	if (!ok) {
 		const char *meaning = grbl_error_text(ev->code);
 		int64_t id = idx != GCODE_NO_DOT && idx < m->tp.n ?
@@ -1661,7 +1682,7 @@ send_op(struct session *s, enum op op, unsigned kind, const char *line,
 		    "(state %s)", session_state_name(s->state));
 	if (s->op != OP_NONE)
 		REFUSE("busy", "%s is still under way", s->op_name);
-	s->gen = (s->gen + 1) & 0xffffff;
+	s->gen = (s->gen + 1) & 0x7fffff;
 	s->op_tag = TAG(s->gen, kind, 0);
 	if (!grbl_can_send(g, strlen(line)) ||
 	    grbl_send_line(g, line, s->op_tag) != 0)
@@ -1968,7 +1989,7 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 			REFUSE("busy", "%s is still under way", s->op_name);
 		if (stream_start(s, true, now, err, sizeof(err)) != 0)
 			REFUSE("preflight_failed", "%s", err);
-		s->gen = (s->gen + 1) & 0xffffff;
+		s->gen = (s->gen + 1) & 0x7fffff;
 		if (grbl_send_line(engine(s), "$C", TAG(s->gen, K_CHECK_ON,
 		    0)) != 0) {
 			stream_free(&s->sm);

@@ -1,0 +1,590 @@
+/*
+ * The session state machine against a fake controller: the real GRBL engine
+ * (drivers/grbl.c) fed by a small GRBL imitation in this file that answers
+ * every line, tracks the position of G0/G1 moves, honours `!`, 0x18, `$H`,
+ * `$C`, `$X` and G10, and reports status. No pty, no sockets: every safety
+ * rule of the session is checked here line by line, and the whole thing runs
+ * again against smpsim in the end-to-end tests.
+ */
+#include <jansson.h>
+
+#include "daemon/journal.h"
+#include "daemon/log.h"
+#include "daemon/session.h"
+#include "drivers/grbl.h"
+#include "test.h"
+
+#define MAX_LINES 20000
+
+struct fake {
+	struct grbl *g;
+	bool up;
+	bool answer;          /* answer lines with ok */
+	bool hold;
+	bool alarm;
+	bool check;
+	bool reset_pending;
+	double pos[3];        /* machine */
+	double wco[3];
+	bool g91;
+	char lines[MAX_LINES][80];
+	size_t nlines;
+	uint8_t rt[256];
+	size_t nrt;
+	/* published */
+	size_t dots, transitions;
+	json_t *events;
+	char last_to[32];
+	double now;
+};
+
+static struct fake F;
+
+static struct grbl *
+io_engine(void *arg)
+{
+	struct fake *f = arg;
+	return f->up ? f->g : NULL;
+}
+
+static void
+io_realtime(void *arg, uint8_t b)
+{
+	struct fake *f = arg;
+
+	if (f->nrt < sizeof(f->rt))
+		f->rt[f->nrt++] = b;
+	if (b == GRBL_RT_HOLD)
+		f->hold = true;
+	if (b == GRBL_RT_RESET)
+		f->reset_pending = true;
+}
+
+static void
+io_drop(void *arg, const char *why)
+{
+	(void)arg;
+	(void)why;
+}
+
+static void
+io_publish(void *arg, const char *topic, json_t *obj)
+{
+	struct fake *f = arg;
+
+	if (strcmp(topic, "dot") == 0)
+		f->dots++;
+	if (strcmp(topic, "event") == 0) {
+		const char *to = json_string_value(json_object_get(obj, "to"));
+		if (to != NULL) {
+			f->transitions++;
+			snprintf(f->last_to, sizeof(f->last_to), "%s", to);
+		}
+		json_array_append(f->events, obj);
+	}
+	json_decref(obj);
+}
+
+static double
+word(const char *l, char w, double dflt)
+{
+	const char *p = strchr(l, w);
+	return p != NULL ? strtod(p + 1, NULL) : dflt;
+}
+
+/* What our imitation does with one line. */
+static void
+fake_line(struct fake *f, const char *l)
+{
+	int a;
+
+	ASSERT(f->nlines < MAX_LINES);
+	snprintf(f->lines[f->nlines++], 80, "%s", l);
+	if (strcmp(l, "$H") == 0) {
+		f->pos[0] = f->pos[1] = f->pos[2] = 0;
+		f->alarm = false;
+	} else if (strcmp(l, "$X") == 0)
+		f->alarm = false;
+	else if (strcmp(l, "$C") == 0) {
+		f->check = !f->check;
+		if (!f->check)   /* leaving check mode resets */
+			f->reset_pending = true;
+	} else if (strncmp(l, "G10L2P1", 7) == 0) {
+		f->wco[0] = word(l + 7, 'X', 0);
+		f->wco[1] = word(l + 7, 'Y', 0);
+		f->wco[2] = word(l + 7, 'Z', 0);
+	} else if (strncmp(l, "G10L20P1", 8) == 0) {
+		memcpy(f->wco, f->pos, sizeof(f->wco));
+	} else if (strncmp(l, "$J=", 3) == 0 || (!f->check && l[0] != '$' &&
+	    (strchr(l, 'X') || strchr(l, 'Y') || strchr(l, 'Z')))) {
+		bool rel = strstr(l, "G91") != NULL;
+		for (a = 0; a < 3; a++) {
+			double v = word(l, "XYZ"[a], NAN);
+			if (isnan(v))
+				continue;
+			f->pos[a] = rel ? f->pos[a] + v : v + f->wco[a];
+		}
+	}
+	if (f->answer)
+		grbl_feed(f->g, "ok\r\n", 4);
+}
+
+static void
+fake_status(struct fake *f)
+{
+	char s[256];
+	const char *st = f->alarm ? "Alarm" : f->hold ? "Hold:0" :
+	    f->check ? "Check" : "Idle";
+
+	snprintf(s, sizeof(s), "<%s|MPos:%.3f,%.3f,%.3f|Bf:15,128|FS:0,0|"
+	    "WCO:%.3f,%.3f,%.3f>\r\n", st, f->pos[0], f->pos[1], f->pos[2],
+	    f->wco[0], f->wco[1], f->wco[2]);
+	grbl_feed(f->g, s, strlen(s));
+}
+
+/* One round: the controller reads what was sent, answers, reports; the
+ * session takes the events and ticks. */
+static void
+step(struct session *s)
+{
+	const uint8_t *buf;
+	size_t n, i, start = 0;
+	struct grbl_event ev;
+	char line[128];
+
+	F.now += 0.01;
+	n = grbl_tx_pending(F.g, &buf);
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			size_t l = i - start < sizeof(line) - 1 ? i - start :
+			    sizeof(line) - 1;
+			memcpy(line, buf + start, l);
+			line[l] = '\0';
+			fake_line(&F, line);
+			start = i + 1;
+		}
+	}
+	grbl_tx_consume(F.g, start);
+	if (F.reset_pending) {
+		F.reset_pending = false;
+		F.hold = false;
+		F.check = false;
+		grbl_feed(F.g, "\r\nGrbl 1.1h ['$' for help]\r\n", 28);
+	}
+	fake_status(&F);
+	while (grbl_next_event(F.g, &ev))
+		session_grbl_event(s, &ev, F.now);
+	session_tick(s, F.now);
+}
+
+static void
+run_until(struct session *s, enum session_state st, int max_steps)
+{
+	int i;
+
+	for (i = 0; i < max_steps && session_state(s) != st; i++)
+		step(s);
+	ASSERT_MSG(session_state(s) == st, "state %s, wanted %s",
+	    session_state_name(session_state(s)), session_state_name(st));
+}
+
+static struct smpd_config cfg;
+static char dir[256];
+
+static struct session *
+setup(bool heartbeat)
+{
+	struct session_io io = { io_engine, io_realtime, io_drop, io_publish,
+		&F };
+	struct session *s;
+	char err[256];
+
+	log_init(1, 0);
+	memset(&F, 0, sizeof(F));
+	F.g = grbl_new(128);
+	F.answer = true;
+	F.events = json_array();
+	F.pos[0] = F.pos[1] = F.pos[2] = -1;
+	config_defaults(&cfg);
+	snprintf(dir, sizeof(dir), "/tmp/smp-test-session-XXXXXX");
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	snprintf(cfg.journal_dir, sizeof(cfg.journal_dir), "%s/j", dir);
+	snprintf(cfg.port, sizeof(cfg.port), "/dev/null");
+	cfg.require_heartbeat = heartbeat;
+	s = session_new(&cfg, &io, err, sizeof(err));
+	ASSERT_MSG(s != NULL, "%s", err);
+	return s;
+}
+
+static void
+link_up(struct session *s)
+{
+	struct link_info info;
+	int i;
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.version, sizeof(info.version), "1.1h");
+	info.planner_blocks = 15;
+	info.rx_size = 128;
+	for (i = 0; i < LINK_MAX_SETTINGS; i++)
+		info.has_setting[i] = false;
+	info.has_setting[1] = true;
+	info.settings[1] = 255;
+	for (i = 0; i < 3; i++) {
+		info.has_setting[130 + i] = true;
+		info.settings[130 + i] = 200;
+	}
+	F.up = true;
+	session_link_state(s, LINK_WAIT_BANNER, F.now);
+	session_link_up(s, &info, F.now);
+	step(s);
+}
+
+static int
+cmd(struct session *s, enum ctl_cmd c, json_t *args, char *msg, size_t len)
+{
+	json_t *reply = NULL;
+	char code[32], m[512];
+	int rc = session_command(s, c, args, F.now, &reply, code, sizeof(code),
+	    m, sizeof(m));
+
+	if (msg != NULL)
+		snprintf(msg, len, "%s: %s", code, m);
+	json_decref(reply);
+	json_decref(args);
+	return rc;
+}
+
+/* A 4 x 3 grid, 2 mm apart, ids 1..12. */
+static const char *plan_text =
+    "id,x,y,depth,dwell_ms\n"
+    "1,0,0,0.5,50\n2,2,0,0.6,50\n3,4,0,0.7,50\n4,6,0,0.8,50\n"
+    "5,0,2,0.5,50\n6,2,2,0.6,50\n7,4,2,0.7,50\n8,6,2,0.8,50\n"
+    "9,0,4,0.5,50\n10,2,4,0.6,50\n11,4,4,0.7,50\n12,6,4,0.8,50\n";
+
+static void
+ready(struct session *s)
+{
+	char msg[600];
+
+	link_up(s);
+	ASSERT_EQ(session_state(s), SS_IDLE);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(session_state(s), SS_LOADED);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	ASSERT_EQ(session_state(s), SS_HOMING);
+	run_until(s, SS_LOADED, 50);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, json_pack("{s:[f,f,f]}", "wco", -50.0,
+	    -50.0, -20.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f}", "x", 0.0, "y",
+	    0.0, "z", 3.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	ASSERT_EQ(session_state(s), SS_PREFLIGHT);
+	run_until(s, SS_READY, 500);
+}
+
+static size_t
+count_lines(const char *prefix)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < F.nlines; i++)
+		if (strncmp(F.lines[i], prefix, strlen(prefix)) == 0)
+			n++;
+	return n;
+}
+
+TEST(session_whole_run_against_fake_controller)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	size_t before;
+
+	ready(s);
+	before = F.nlines;
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	ASSERT_EQ(session_state(s), SS_RUNNING);
+	run_until(s, SS_COMPLETED, 2000);
+	session_counts(s, &c);
+	ASSERT_EQ(c.total, 12);
+	ASSERT_EQ(c.delivered, 12);
+	ASSERT_EQ(c.uncertain, 0);
+	ASSERT(!c.needle_on);
+	ASSERT_EQ(F.dots, 12);
+	/* Twelve dwells, the needle on once and off once. */
+	{
+		size_t i, dwells = 0;
+		for (i = before; i < F.nlines; i++)
+			if (strstr(F.lines[i], "G4") != NULL)
+				dwells++;
+		ASSERT_EQ(dwells, 12);
+	}
+	ASSERT_EQ(count_lines("M3"), 2);   /* preflight (check mode) + run */
+	ASSERT_GE(count_lines("M5"), 2);
+	session_destroy(&s);
+	ASSERT_NULL(s);
+}
+
+TEST(session_refuses_with_state_and_reason)
+{
+	struct session *s = setup(false);
+	char msg[600];
+
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "bad_state");
+	ASSERT_STR_CONTAINS(msg, "state disconnected");
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_PAUSE, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "state idle");
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "state loaded");
+	/* Preflight needs homing and an origin first. */
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "not_homed");
+	session_destroy(&s);
+}
+
+TEST(session_bad_plan_keeps_previous)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text",
+	    "x,y,depth\n1,2,0.5\n3,oops,0.5\n", "format", "csv"), msg,
+	    sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "bad_plan");
+	ASSERT_STR_CONTAINS(msg, ":3:");
+	session_counts(s, &c);
+	ASSERT_EQ(c.total, 12);
+	ASSERT_EQ(session_state(s), SS_LOADED);
+	session_destroy(&s);
+}
+
+TEST(session_bounds_dots_in_flight)
+{
+	struct session *s = setup(false);
+	char msg[600];
+	size_t before;
+	int i;
+
+	ready(s);
+	F.answer = false;    /* the controller goes quiet: nothing confirmed */
+	before = F.nlines;
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 50; i++)
+		step(s);
+	/* Never more plunges out than max_dots_in_flight (2), and never more
+	 * bytes than the receive buffer. */
+	{
+		size_t j, plunges = 0, bytes = 0;
+		for (j = before; j < F.nlines; j++) {
+			bytes += strlen(F.lines[j]) + 1;
+			if (strstr(F.lines[j], "G1") != NULL &&
+			    strstr(F.lines[j], "Z-") != NULL)
+				plunges++;
+		}
+		ASSERT_LE(bytes, 128);
+		ASSERT_LE(plunges, 2);
+	}
+	session_destroy(&s);
+}
+
+TEST(session_pause_settles_inflight_and_retracts)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 6; i++)
+		step(s);
+	F.answer = false;      /* the next dwells stay unconfirmed */
+	for (i = 0; i < 3; i++)
+		step(s);
+	F.answer = true;
+	ASSERT_EQ(cmd(s, CTL_PAUSE, NULL, msg, sizeof(msg)), 0);
+	ASSERT_EQ(session_state(s), SS_PAUSING);
+	run_until(s, SS_PAUSED, 200);
+	/* Hold, then reset, then the needle off and a straight retract. */
+	ASSERT_EQ(F.rt[F.nrt - 2], GRBL_RT_HOLD);
+	ASSERT_EQ(F.rt[F.nrt - 1], GRBL_RT_RESET);
+	ASSERT_STR_CONTAINS(F.lines[F.nlines - 2], "M5");
+	ASSERT_STR_CONTAINS(F.lines[F.nlines - 1], "G0Z");
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	ASSERT_EQ(c.delivered + c.uncertain + c.pending, 12);
+	ASSERT_LE(c.uncertain, 1);
+	ASSERT_GT(c.pending, 0);
+
+	/* Resume delivers the rest; nothing twice. */
+	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	session_counts(s, &c);
+	ASSERT_EQ(c.delivered + c.uncertain, 12);
+	ASSERT_EQ(F.dots, c.delivered);
+	session_destroy(&s);
+}
+
+TEST(session_alarm_faults_unlocks_and_retracts)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 5; i++)
+		step(s);
+	F.alarm = true;
+	grbl_feed(F.g, "ALARM:1\r\n", 9);
+	run_until(s, SS_FAULTED, 10);
+	for (i = 0; i < 50; i++)
+		step(s);
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	ASSERT_EQ(F.rt[F.nrt - 1], GRBL_RT_RESET);
+	ASSERT_GE(count_lines("$X"), 1);
+	ASSERT_STR_CONTAINS(F.lines[F.nlines - 1], "G0Z");
+	/* Resume needs homing again after an alarm. */
+	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "not_homed");
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_FAULTED, 50);
+	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	session_counts(s, &c);
+	ASSERT_EQ(c.delivered + c.uncertain, 12);
+	session_destroy(&s);
+}
+
+TEST(session_deadman_pauses)
+{
+	struct session *s = setup(true);
+	char msg[600];
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "no_heartbeat");
+	ASSERT_EQ(cmd(s, CTL_HEARTBEAT, NULL, msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	F.answer = false;
+	/* 2 s of silence at 10 ms a step. */
+	run_until(s, SS_PAUSING, 400);
+	F.answer = true;
+	run_until(s, SS_PAUSED, 200);
+	session_destroy(&s);
+}
+
+TEST(session_link_loss_and_recovery_from_journal)
+{
+	struct session *s = setup(false);
+	struct session_counts c, c2;
+	char msg[600], err[256];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 6; i++)
+		step(s);
+	F.answer = false;
+	for (i = 0; i < 3; i++)
+		step(s);
+	F.up = false;
+	session_link_down(s, "test: cable pulled", F.now);
+	ASSERT_EQ(session_state(s), SS_FAULTED);
+	session_counts(s, &c);
+	ASSERT_GE(c.uncertain, 1);
+	/* The daemon dies here; a new one reads the journal. The controller
+	 * keeps its position and work offset. */
+	session_destroy(&s);
+	{
+		char old[256];
+		double pos[3], wco[3];
+		memcpy(pos, F.pos, sizeof(pos));
+		memcpy(wco, F.wco, sizeof(wco));
+		snprintf(old, sizeof(old), "%s/j", dir);
+		s = setup(false);
+		memcpy(F.pos, pos, sizeof(pos));
+		memcpy(F.wco, wco, sizeof(wco));
+		snprintf(cfg.journal_dir, sizeof(cfg.journal_dir), "%s", old);
+	}
+	ASSERT_EQ(session_recover(s, F.now, err, sizeof(err)), 1);
+	session_counts(s, &c2);
+	ASSERT_EQ(c2.total, 12);
+	ASSERT_EQ(c2.delivered, c.delivered);
+	ASSERT_EQ(c2.uncertain, c.uncertain);
+	link_up(s);
+	run_until(s, SS_PAUSED, 200);
+	session_counts(s, &c2);
+	ASSERT(!c2.needle_on);
+	/* Uncertain dots are listed and are not repeated by resume. */
+	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	session_counts(s, &c2);
+	ASSERT_EQ(c2.delivered + c2.uncertain, 12);
+	ASSERT_EQ(c2.uncertain, c.uncertain);
+	session_destroy(&s);
+}
+
+TEST(session_redo_and_ack)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	json_t *reply = NULL;
+	char code[32], m[256];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 6; i++)
+		step(s);
+	F.alarm = true;
+	grbl_feed(F.g, "ALARM:1\r\n", 9);
+	for (i = 0; i < 50; i++)
+		step(s);
+	ASSERT_EQ(session_state(s), SS_FAULTED);
+	session_counts(s, &c);
+	ASSERT_GE(c.uncertain, 1);
+	ASSERT_EQ(session_command(s, CTL_LIST_UNCERTAIN, NULL, F.now, &reply,
+	    code, sizeof(code), m, sizeof(m)), 0);
+	ASSERT_EQ(json_array_size(json_object_get(reply, "ids")), c.uncertain);
+	{
+		json_int_t id = json_integer_value(json_array_get(
+		    json_object_get(reply, "ids"), 0));
+		/* A dot that is not uncertain cannot be redone. */
+		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[i]}", "ids", 12), msg,
+		    sizeof(msg)), -1);
+		ASSERT_STR_CONTAINS(msg, "not uncertain");
+		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[I]}", "ids", id), msg,
+		    sizeof(msg)), 0);
+	}
+	json_decref(reply);
+	ASSERT_EQ(cmd(s, CTL_ACK_UNCERTAIN, NULL, msg, sizeof(msg)), 0);
+	session_counts(s, &c);
+	ASSERT_EQ(c.uncertain, 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_FAULTED, 50);
+	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	session_counts(s, &c);
+	ASSERT_EQ(c.delivered + c.acked, 12);
+	session_destroy(&s);
+}
+
+TEST_MAIN()
