@@ -175,13 +175,16 @@ link_destroy(struct link **lp)
 
 /* Ends the connection: unanswered lines come out LOST, then DOWN. */
 static void
-drop(struct link *l, const char *why)
+drop(struct link *l, const char *why_in)
 {
 	struct grbl_event gev;
 	bool ready = l->state == LINK_READY;
+	char why[128];
 
 	if (l->state == LINK_DOWN)
 		return;
+	/* why may point into the transport (transport_why). */
+	snprintf(why, sizeof(why), "%s", why_in);
 	transport_destroy(&l->t);
 	grbl_disconnect(l->g);
 	while (grbl_next_event(l->g, &gev)) {

@@ -5,3 +5,5 @@ smp_test(test_grbl SOURCES ${PROJECT_SOURCE_DIR}/tests/test_grbl.c
   LIBS smp_drivers TIMEOUT 60 LABELS drivers)
 smp_test(test_transport SOURCES ${PROJECT_SOURCE_DIR}/tests/test_transport.c
   LIBS smp_drivers TIMEOUT 60 LABELS drivers)
+smp_test(test_link SOURCES ${PROJECT_SOURCE_DIR}/tests/test_link.c
+  LIBS smp_drivers TIMEOUT 120 LABELS drivers)
