@@ -7,3 +7,5 @@ smp_test(test_transport SOURCES ${PROJECT_SOURCE_DIR}/tests/test_transport.c
   LIBS smp_drivers TIMEOUT 60 LABELS drivers)
 smp_test(test_link SOURCES ${PROJECT_SOURCE_DIR}/tests/test_link.c
   LIBS smp_drivers TIMEOUT 120 LABELS drivers)
+smp_test(test_grbl_check SOURCES ${PROJECT_SOURCE_DIR}/tests/test_grbl_check.c
+  LIBS smp_drivers TIMEOUT 60 LABELS drivers)
