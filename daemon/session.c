@@ -33,6 +33,7 @@
 #include "daemon/log.h"
 #include "daemon/planning.h"
 #include "daemon/session.h"
+#include "drivers/grbl_check.h"
 #include "drivers/grbl_codes.h"
 #include "planner/gcode.h"
 
@@ -130,6 +131,8 @@ struct session {
 	bool origin_ok;
 	double origin_wco[3];
 	bool preflight_ok;
+	bool settings_ok;           /* `$$` passed grbl_check_settings */
+	char settings_err[200];
 	double last_heartbeat;
 
 	/* the plan and the fate of its dots */
@@ -1142,11 +1145,44 @@ session_link_state(struct session *s, enum link_state ls, double now)
 		transition(s, SS_CONNECTING, "port open, handshake");
 }
 
+/*
+ * The controller's `$$` against what the planner assumed. Errors (steppers
+ * released between dots, no soft limits, the wrong actuator mode, ...)
+ * refuse start and resume until fixed; warnings are published.
+ */
+static void
+check_settings(struct session *s, const struct link_info *info)
+{
+	struct grbl_expect e;
+	struct grbl_finding f[24];
+	size_t n, nerr = 0, i;
+	int a;
+
+	grbl_expect_defaults(&e);
+	for (a = 0; a < 3; a++) {
+		e.max_rate_mm_min[a] = s->pcfg->max_rate_mm_min[a];
+		e.accel_mm_s2[a] = s->pcfg->accel_mm_s2[a];
+		e.min_travel_mm[a] = s->pcfg->env_max_mm[a] -
+		    s->pcfg->env_min_mm[a];
+	}
+	e.junction_deviation_mm = s->pcfg->junction_deviation_mm;
+	e.homing = s->cfg->homing;
+	e.laser_mode = s->pcfg->actuator == ACTUATOR_SPINDLE ? 0 : -1;
+	n = grbl_check_settings(info, &e, f, sizeof(f) / sizeof(f[0]), &nerr);
+	s->settings_err[0] = '\0';
+	for (i = 0; i < n && i < sizeof(f) / sizeof(f[0]); i++) {
+		if (f[i].level == GRBL_CHECK_ERROR && s->settings_err[0] == '\0')
+			snprintf(s->settings_err, sizeof(s->settings_err),
+			    "%s", f[i].text);
+		warning(s, "controller settings: %s%s", f[i].level ==
+		    GRBL_CHECK_ERROR ? "sessions refused: " : "", f[i].text);
+	}
+	s->settings_ok = nerr == 0;
+}
+
 void
 session_link_up(struct session *s, const struct link_info *info, double now)
 {
-	double v;
-
 	s->now = now;
 	s->link = LINK_READY;
 	s->info = *info;
@@ -1165,33 +1201,7 @@ session_link_up(struct session *s, const struct link_info *info, double now)
 	}
 	log_info("session: controller up: %s, %d blocks, %d bytes rx",
 	    info->version, info->planner_blocks, info->rx_size);
-	/* $1=255 keeps the steppers energised between moves; without it the
-	 * needle head may drift between dots. */
-	if (!info->has_setting[1] || info->settings[1] != 255)
-		warning(s, "controller $1=%g, not 255: steppers idle between "
-		    "moves; sessions will be refused",
-		    info->has_setting[1] ? info->settings[1] : -1);
-	for (int a = 0; a < 3; a++) {
-		if (info->has_setting[110 + a] && fabs(info->settings[110 + a] -
-		    s->pcfg->max_rate_mm_min[a]) > 0.5)
-			warning(s, "controller $%d=%g, the planner assumes %g "
-			    "mm/min", 110 + a, info->settings[110 + a],
-			    s->pcfg->max_rate_mm_min[a]);
-		if (info->has_setting[120 + a] && fabs(info->settings[120 + a] -
-		    s->pcfg->accel_mm_s2[a]) > 0.5)
-			warning(s, "controller $%d=%g, the planner assumes %g "
-			    "mm/s^2", 120 + a, info->settings[120 + a],
-			    s->pcfg->accel_mm_s2[a]);
-	}
-	v = info->has_setting[11] ? info->settings[11] : -1;
-	if (v >= 0 && fabs(v - s->pcfg->junction_deviation_mm) > 1e-4)
-		warning(s, "controller $11=%g, the planner assumes %g mm", v,
-		    s->pcfg->junction_deviation_mm);
-	if (s->pcfg->actuator == ACTUATOR_SPINDLE &&
-	    info->has_setting[32] && info->settings[32] != 0)
-		warning(s, "controller $32=%g (laser mode): spindle changes "
-		    "will not wait for motion", info->settings[32]);
-
+	check_settings(s, info);
 	if (s->stop != STOP_NONE || s->needle_on || s->active) {
 		/* Whatever the controller was doing while we could not see
 		 * it, stop it the safe way before anything else. */
@@ -1709,10 +1719,9 @@ can_run(struct session *s, double now, char *code, size_t codelen, char *msg,
 	if (!s->origin_ok)
 		REFUSE("no_origin", "the work origin is not confirmed: "
 		    "set-origin first");
-	if (!s->have_info || !s->info.has_setting[1] ||
-	    s->info.settings[1] != 255)
-		REFUSE("controller_settings", "the controller's $1 is not 255: "
-		    "steppers would idle and drift between dots");
+	if (!s->have_info || !s->settings_ok)
+		REFUSE("controller_settings", "the controller's settings are "
+		    "unsafe for a session: %s", s->settings_err);
 	if (!s->have_status)
 		REFUSE("not_connected", "no status report from the controller "
 		    "yet");

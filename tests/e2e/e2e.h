@@ -49,9 +49,20 @@ static const char *
 e2e_bin(const char *name, char *buf, size_t len)
 {
 	const char *d = getenv("SMP_BIN_DIR");
+	char self[400];
+	ssize_t n;
 
-	ASSERT_MSG(d != NULL, "SMP_BIN_DIR not set (run through ctest)");
-	snprintf(buf, len, "%s/%s", d, name);
+	if (d != NULL) {
+		snprintf(buf, len, "%s/%s", d, name);
+		return buf;
+	}
+	/* Not under ctest: the programs are beside this binary. */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_MSG(n > 0, "SMP_BIN_DIR not set and /proc/self/exe unreadable");
+	self[n] = '\0';
+	if (strrchr(self, '/') != NULL)
+		*strrchr(self, '/') = '\0';
+	snprintf(buf, len, "%s/%s", self, name);
 	return buf;
 }
 
