@@ -474,6 +474,7 @@ struct ctl {
 	size_t max_bytes;
 	char **ipc_paths;      /* unlinked on destroy */
 	size_t n_ipc;
+	uint64_t revoked;      /* messages dropped: key no longer allowed */
 };
 
 struct ctl *
@@ -764,7 +765,7 @@ ctl_dispatch(struct ctl *c, ctl_handler h, void *arg)
 		zmq_msg_t *payload = NULL;
 		struct ctl_parsed p;
 		struct ctl_request req;
-		const char *user;
+		const char *user = NULL;
 
 		memset(&route, 0, sizeof(route));
 		zmq_msg_init(&route.ident);
@@ -794,7 +795,14 @@ ctl_dispatch(struct ctl *c, ctl_handler h, void *arg)
 				payload = &f[1];
 		} else if (nf == 1)
 			payload = &f[0];
-		if (payload == NULL) {
+		if (c->curve && (user = zap_allowed(c->zap,
+		    ZAP_DOMAIN_CONTROL, zmq_msg_gets(&f[0], "User-Id"))) ==
+		    NULL) {
+			/* Its key was removed since it connected: it gets
+			 * nothing, as if it had never been let in. */
+			c->revoked++;
+			route.replied = true;
+		} else if (payload == NULL) {
 			p.code = CTL_E_BAD_FRAMES;
 			snprintf(p.message, sizeof(p.message), "expected one "
 			    "JSON frame (after an optional empty delimiter), "
@@ -806,9 +814,8 @@ ctl_dispatch(struct ctl *c, ctl_handler h, void *arg)
 			req.cmd_name = ctl_cmd_name(p.cmd);
 			req.id = p.id;
 			req.args = p.req;
-			user = c->curve ? zmq_msg_gets(payload, "User-Id") : NULL;
 			snprintf(req.client, sizeof(req.client), "%s",
-			    user != NULL && user[0] != '\0' ? user : "local");
+			    c->curve ? user : "local");
 			req.route_ = &route;
 			h(arg, c, &req);
 			if (!route.replied)

@@ -179,11 +179,13 @@ zap_denied(const struct zap *z)
 
 /* Decides one request. frames[] as in RFC 27: version, request id, domain,
  * address, routing id, mechanism, credentials... Returns the user id
- * (client name) or NULL to deny, with the reason in why. */
+ * (the client's Z85 public key, or "curve" in an open domain) or NULL to
+ * deny, with the reason in why. */
 static const char *
 zap_decide(struct zap *z, uint8_t frames[][ZAP_FRAME_MAX], size_t *lens,
     int n, const char **why)
 {
+	static char user_z85[KEYS_Z85_LEN + 1];
 	char domain[64];
 	struct zap_domain *d;
 	const char *name;
@@ -215,7 +217,28 @@ zap_decide(struct zap *z, uint8_t frames[][ZAP_FRAME_MAX], size_t *lens,
 		*why = "key not allowed";
 		return NULL;
 	}
-	return name;
+	/* The User-Id is the key itself, not its name, so that the socket's
+	 * owner can check each message against the list as it is now
+	 * (zap_allowed): a key removed and reloaded stops working even on a
+	 * connection made before. */
+	zmq_z85_encode(user_z85, frames[6], KEYS_BIN_LEN);
+	return user_z85;
+}
+
+const char *
+zap_allowed(const struct zap *z, const char *domain, const char *user_id)
+{
+	struct zap_domain *d = zap_find((struct zap *)z, domain);
+	uint8_t key[KEYS_BIN_LEN];
+
+	if (d == NULL || user_id == NULL)
+		return NULL;
+	if (d->open)
+		return strcmp(user_id, "curve") == 0 ? "curve" : NULL;
+	if (strlen(user_id) != KEYS_Z85_LEN ||
+	    zmq_z85_decode(key, user_id) == NULL)
+		return NULL;
+	return keys_list_find(d->keys, key);
 }
 
 static int

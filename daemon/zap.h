@@ -41,6 +41,12 @@ void zap_remove_domain(struct zap *z, const char *domain);
 /* Allowed keys in a domain (0 when open or unknown). */
 size_t zap_domain_count(const struct zap *z, const char *domain);
 
+/* Checks a message's "User-Id" property (the Z85 public key the ZAP
+ * handler approved) against the domain's current list: the client's name
+ * (its key file's base name), or NULL when the key is no longer allowed. */
+const char *zap_allowed(const struct zap *z, const char *domain,
+    const char *user_id);
+
 /* The REP socket to poll for ZMQ_POLLIN. */
 void *zap_socket(struct zap *z);
 /* Answers every request waiting, never blocking. Returns how many were

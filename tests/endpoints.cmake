@@ -26,3 +26,4 @@ endif()
 
 smp_test(test_smpctl SOURCES test_smpctl.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS}
   TIMEOUT 120 DEPENDS smpctl)
+smp_test(test_zap SOURCES test_zap.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS} TIMEOUT 120)

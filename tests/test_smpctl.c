@@ -487,4 +487,59 @@ TEST(relay_joins_two_feeds)
 	fake_down(&f);
 }
 
+/* smpctl with --key/--server-key against a CURVE control socket. */
+TEST(curve_keys_from_the_command_line)
+{
+	struct fake f;
+	char *out, *err, base[160], allow[160], cmd[400], keyfile[200];
+	char srvpub[200], bobkey[200], pub[41];
+	const char *ce[1];
+	struct ctl_opts co = { 0 };
+
+	fake_up(&f, false);
+	snprintf(allow, sizeof(allow), "%s/allowed", f.dir);
+	ASSERT_EQ(mkdir(allow, 0700), 0);
+	snprintf(base, sizeof(base), "%s/server", f.dir);
+	ASSERT_EQ(keys_generate(base, pub, cmd, sizeof(cmd)), 0);
+	snprintf(base, sizeof(base), "%s/alice", f.dir);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "keygen", "-o", base,
+	    (char *)NULL), 0);
+	free(out), free(err);
+	snprintf(base, sizeof(base), "%s/bob", f.dir);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "keygen", "-o", base,
+	    (char *)NULL), 0);
+	free(out), free(err);
+	snprintf(cmd, sizeof(cmd), "cp %s/alice.pub %s/", f.dir, allow);
+	ASSERT_EQ(system(cmd), 0);
+	snprintf(keyfile, sizeof(keyfile), "%s/server.key", f.dir);
+	ce[0] = f.ctl_ep;
+	co.endpoints = ce;
+	co.n_endpoints = 1;
+	co.curve = true;
+	co.server_secret_key = keyfile;
+	co.client_keys_dir = allow;
+	f.ctl = ctl_new(f.zctx, &co, cmd, sizeof(cmd));
+	ASSERT_MSG(f.ctl != NULL, "%s", cmd);
+	snprintf(keyfile, sizeof(keyfile), "%s/alice.key", f.dir);
+	snprintf(bobkey, sizeof(bobkey), "%s/bob.key", f.dir);
+	snprintf(srvpub, sizeof(srvpub), "%s/server.pub", f.dir);
+	ASSERT_EQ(RUN(&f, NULL, &out, &err, "--key", keyfile, "--server-key",
+	    srvpub, "ping"), 0);
+	ASSERT_STR_CONTAINS(out, "pong");
+	free(out), free(err);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "-e", f.ctl_ep, "--timeout",
+	    "500", "--key", bobkey, "--server-key", srvpub, "ping",
+	    (char *)NULL), 3);
+	ASSERT_STR_CONTAINS(err, "allowlist");
+	free(out), free(err);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "-e", f.ctl_ep, "--timeout",
+	    "500", "ping", (char *)NULL), 3);
+	free(out), free(err);
+	/* Half a key pair is a usage error. */
+	ASSERT_EQ(RUN(&f, NULL, &out, &err, "--key", keyfile, "ping"), 2);
+	free(out), free(err);
+	ASSERT_EQ(f.n_requests, 1);
+	fake_down(&f);
+}
+
 TEST_MAIN()
