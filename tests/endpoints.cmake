@@ -27,3 +27,14 @@ endif()
 smp_test(test_smpctl SOURCES test_smpctl.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS}
   TIMEOUT 120 DEPENDS smpctl)
 smp_test(test_zap SOURCES test_zap.c ${SMP_EP_SRC} LIBS ${SMP_EP_LIBS} TIMEOUT 120)
+
+# libFuzzer target for the request validator (SMP_FUZZ=ON, clang). Run:
+#   <build>/bin/fuzz_ctl -max_total_time=60 -max_len=4200 \
+#     -dict=<src>/tests/fuzz/corpus/ctl-dict/ctl.dict WORKDIR <src>/tests/fuzz/corpus/ctl
+if(SMP_FUZZ)
+  add_executable(fuzz_ctl ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_ctl.c ${SMP_EP_SRC})
+  target_include_directories(fuzz_ctl PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(fuzz_ctl PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_ctl PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_ctl PRIVATE ${SMP_EP_LIBS})
+endif()
