@@ -25,3 +25,9 @@ if(SMP_FUZZ)
     -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_grbl_parse PRIVATE ${MATH_LIB})
 endif()
+
+# The link against the real simulator; registered once sim/ builds smpsim.
+if(TARGET smpsim)
+  smp_test(test_grbl_sim SOURCES ${PROJECT_SOURCE_DIR}/tests/test_grbl_sim.c
+    LIBS smp_drivers TIMEOUT 120 LABELS drivers integration DEPENDS smpsim)
+endif()

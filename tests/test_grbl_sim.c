@@ -1,0 +1,438 @@
+/*
+ * Integration test: the driver's link and engine against the real simulator,
+ * smpsim, on a pseudo-terminal, as the daemon uses them. It covers the
+ * connect handshake, unlocking, streaming hundreds of lines with character
+ * counting (every line answered, in order, the buffer never overfilled),
+ * status polling during motion, feed hold and resume, and a soft reset in
+ * the middle of motion (ALARM:3, every unanswered line LOST, no late ok
+ * taken for a delivery).
+ */
+#include "test.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+
+#include "drivers/grbl_codes.h"
+#include "drivers/link.h"
+
+struct sim {
+	pid_t pid;
+	int out;                /* its stdout and stderr */
+	char pty[128];
+	char log[4096];
+	size_t loglen;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Keeps the simulator's output flowing (a full pipe would stall it) and
+ * keeps its start for failure messages. */
+static void
+sim_drain(struct sim *s)
+{
+	char buf[1024];
+	ssize_t n;
+
+	while ((n = read(s->out, buf, sizeof(buf))) > 0) {
+		size_t room = sizeof(s->log) - 1 - s->loglen;
+		size_t k = (size_t)n < room ? (size_t)n : room;
+		memcpy(s->log + s->loglen, buf, k);
+		s->loglen += k;
+		s->log[s->loglen] = '\0';
+	}
+}
+
+/* Starts smpsim with the given speed ("max" or a factor) and waits for
+ * "smpsim: listening on PATH". */
+static void
+sim_start(struct sim *s, const char *speed)
+{
+	const char *dir = getenv("SMP_BIN_DIR");
+	char path[512];
+	int p[2];
+	double end;
+
+	memset(s, 0, sizeof(*s));
+	ASSERT_MSG(dir != NULL, "SMP_BIN_DIR is not set (run through ctest)");
+	snprintf(path, sizeof(path), "%s/smpsim", dir);
+	ASSERT_MSG(access(path, X_OK) == 0, "%s: not built", path);
+	ASSERT_EQ(pipe(p), 0);
+	s->pid = fork();
+	ASSERT(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		execl(path, "smpsim", "--speed", speed, "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	s->out = p[0];
+	fcntl(s->out, F_SETFL, fcntl(s->out, F_GETFL) | O_NONBLOCK);
+	end = now_s() + 10;
+	while (now_s() < end) {
+		struct pollfd pfd = {s->out, POLLIN, 0};
+		poll(&pfd, 1, 100);
+		sim_drain(s);
+		const char *at = strstr(s->log, "listening on ");
+		if (at != NULL && strchr(at, '\n') != NULL) {
+			at += strlen("listening on ");
+			size_t n = strcspn(at, " \r\n");
+			ASSERT_LT(n, sizeof(s->pty));
+			memcpy(s->pty, at, n);
+			s->pty[n] = '\0';
+			return;
+		}
+	}
+	TEST_FAIL_("smpsim did not say where it listens: \"%s\"", s->log);
+}
+
+static void
+sim_stop(struct sim *s)
+{
+	int st;
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, &st, 0);
+	}
+	close(s->out);
+}
+
+/* What a run saw. */
+struct run {
+	struct link *l;
+	struct sim *s;
+	uint64_t next_ok;        /* the tag the next OK must carry */
+	int oks, errors, lost, alarms, banners, status, other;
+	int last_alarm, last_error;
+	int run_reports, hold_reports;
+	size_t max_unanswered;
+	bool up, down;
+	enum grbl_state state;
+	double mpos[3];
+	char down_why[160];
+	bool strict_order;       /* OK tags must be consecutive */
+};
+
+static void
+on_event(struct run *r, const struct link_event *ev)
+{
+	const struct grbl_event *g = &ev->grbl;
+
+	switch (ev->kind) {
+	case LINK_EV_UP:
+		r->up = true;
+		return;
+	case LINK_EV_DOWN:
+		r->down = true;
+		snprintf(r->down_why, sizeof(r->down_why), "%s", ev->text);
+		return;
+	case LINK_EV_LOG:
+	case LINK_EV_NONE:
+		return;
+	case LINK_EV_GRBL:
+		break;
+	}
+	switch (g->kind) {
+	case GRBL_EV_OK:
+		if (r->strict_order)
+			ASSERT_EQ(g->tag, r->next_ok);
+		r->next_ok = g->tag + 1;
+		r->oks++;
+		break;
+	case GRBL_EV_ERROR:
+		r->errors++;
+		r->last_error = g->code;
+		break;
+	case GRBL_EV_LOST:
+		r->lost++;
+		break;
+	case GRBL_EV_ALARM:
+		r->alarms++;
+		r->last_alarm = g->code;
+		break;
+	case GRBL_EV_BANNER:
+		r->banners++;
+		break;
+	case GRBL_EV_STATUS:
+		r->status++;
+		r->state = g->status.state;
+		memcpy(r->mpos, g->status.mpos, sizeof(r->mpos));
+		if (g->status.state == GRBL_STATE_RUN)
+			r->run_reports++;
+		if (g->status.state == GRBL_STATE_HOLD)
+			r->hold_reports++;
+		break;
+	case GRBL_EV_OTHER:
+		r->other++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* One turn of a daemon-like poll loop (at most 10 ms). */
+static void
+turn(struct run *r)
+{
+	struct pollfd pfd[2];
+	struct link_event ev;
+	short events;
+	int fd, to;
+
+	fd = link_poll_fd(r->l, &events);
+	pfd[0].fd = r->s->out;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = fd;
+	pfd[1].events = events;
+	pfd[0].revents = pfd[1].revents = 0;
+	to = link_timeout_ms(r->l, now_s());
+	poll(pfd, fd >= 0 ? 2 : 1, to < 10 ? to : 10);
+	sim_drain(r->s);
+	link_step(r->l, now_s(), fd >= 0 ? pfd[1].revents : 0);
+	while (link_next_event(r->l, &ev))
+		on_event(r, &ev);
+	if (grbl_unanswered_bytes(link_grbl(r->l)) > r->max_unanswered)
+		r->max_unanswered = grbl_unanswered_bytes(link_grbl(r->l));
+	ASSERT_MSG(!r->down, "link went down: %s", r->down_why);
+}
+
+#define RUN_UNTIL(r, secs, cond)                                              \
+	do {                                                                  \
+		double end_ = now_s() + (secs);                               \
+		while (!(cond)) {                                             \
+			ASSERT_MSG(now_s() < end_, "timed out waiting for %s" \
+			    " (sim says: %s)", #cond, (r)->s->log);          \
+			turn(r);                                              \
+		}                                                             \
+	} while (0)
+
+static void
+connect_sim(struct run *r, struct sim *s, const char *speed)
+{
+	struct link_opts o = {
+		.baud = 115200, .status_poll_hz = 10, .watchdog_ms = 1000,
+		.connect_timeout_ms = 1000, .reconnect_max_ms = 1000,
+	};
+
+	sim_start(s, speed);
+	o.port = s->pty;
+	memset(r, 0, sizeof(*r));
+	r->s = s;
+	r->strict_order = true;
+	ASSERT_NOT_NULL(r->l = link_new(&o));
+	RUN_UNTIL(r, 10, r->up);
+}
+
+/* Sends one line and waits for its answer. */
+static void
+command(struct run *r, const char *line, uint64_t tag)
+{
+	int before = r->oks + r->errors;
+
+	r->next_ok = tag;
+	ASSERT_EQ(grbl_send_line(link_grbl(r->l), line, tag), 0);
+	RUN_UNTIL(r, 10, r->oks + r->errors > before);
+	ASSERT_MSG(r->errors == 0, "%s: error:%d", line, r->last_error);
+}
+
+TEST_T(handshake_reads_info_and_settings, 30)
+{
+	struct sim s;
+	struct run r;
+	const struct link_info *info;
+
+	connect_sim(&r, &s, "max");
+	info = link_info(r.l);
+	ASSERT_STR_CONTAINS(info->version, "1.1");
+	ASSERT_EQ(info->rx_size, 128);
+	ASSERT_EQ(info->planner_blocks, 15);
+	/* What the connect check needs (grbl_check.h). */
+	static const int need[] = {1, 11, 13, 20, 22, 32, 110, 111, 112, 120,
+	    121, 122, 130, 131, 132};
+	for (size_t i = 0; i < sizeof(need) / sizeof(*need); i++)
+		ASSERT_MSG(info->has_setting[need[i]], "$%d missing", need[i]);
+	ASSERT(info->has_setting[1]);
+	ASSERT(info->has_setting[110] && info->has_setting[132]);
+	ASSERT_GT(info->settings[130], 0);
+	/* Homing enabled: it powers up locked. */
+	ASSERT(info->alarm_at_connect);
+	ASSERT_EQ(grbl_last_status(link_grbl(r.l))->state, GRBL_STATE_ALARM);
+	/* Locked: G-code is refused until $X. */
+	r.next_ok = 1;
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G0 X-1", 1), 0);
+	RUN_UNTIL(&r, 5, r.errors == 1);
+	ASSERT_EQ(r.last_error, GRBL_ERR_SYSTEM_GC_LOCK);
+	r.errors = 0;
+	command(&r, "$X", 2);
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_IDLE);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(stream_hundreds_of_lines_in_order, 30)
+{
+	struct sim s;
+	struct run r;
+	char line[80];
+	uint64_t tag = 100, total = 400, sent = 0;
+	double last[3] = {0, 0, 0};
+
+	connect_sim(&r, &s, "max");
+	command(&r, "$X", 1);
+	command(&r, "G21 G90 G94", 2);
+	r.next_ok = tag;
+	r.status = 0;
+	while (sent < total) {
+		/* Keep the controller's buffer as full as counting allows. */
+		for (;;) {
+			uint64_t i = sent;
+			if (i % 5 == 4)
+				snprintf(line, sizeof(line), "G4 P0.02");
+			else {
+				last[0] = -1.0 - (double)(i * 7 % 40);
+				last[1] = -1.0 - (double)(i * 13 % 40);
+				last[2] = -1.0 - (double)(i % 3);
+				snprintf(line, sizeof(line), "G1 X%.3f Y%.3f Z%.3f "
+				    "F%d", last[0], last[1], last[2],
+				    1000 + (int)(i % 5) * 500);
+			}
+			if (sent == total ||
+			    !grbl_can_send(link_grbl(r.l), strlen(line)))
+				break;
+			ASSERT_EQ(grbl_send_line(link_grbl(r.l), line,
+			    tag + sent), 0);
+			sent++;
+		}
+		turn(&r);
+	}
+	RUN_UNTIL(&r, 20, r.oks == (int)total);
+	ASSERT_EQ(r.errors, 0);
+	ASSERT_EQ(r.lost, 0);
+	ASSERT_EQ(r.next_ok, tag + total);
+	ASSERT_LE(r.max_unanswered, 128);
+	ASSERT_GE(r.max_unanswered, 100);   /* the buffer was kept full */
+	ASSERT_GT(r.status, 0);
+	/* It moved, and ended where the last move went. */
+	RUN_UNTIL(&r, 10, r.state == GRBL_STATE_IDLE);
+	int s0 = r.status;
+	RUN_UNTIL(&r, 5, r.status > s0 + 1);
+	for (int k = 0; k < 3; k++)
+		ASSERT_NEAR(r.mpos[k], last[k], 0.001);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(status_polled_during_motion, 30)
+{
+	struct sim s;
+	struct run r;
+
+	/* Real time x10: a 10 mm move at 300 mm/min is 0.2 s of wall time. */
+	connect_sim(&r, &s, "10");
+	command(&r, "$X", 1);
+	command(&r, "G21 G90 G1 F300", 2);
+	r.run_reports = 0;
+	r.next_ok = 3;
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G1 X-10", 3), 0);
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G4 P0", 4), 0);
+	RUN_UNTIL(&r, 10, r.oks == 4);
+	/* The G4 P0 answers once the move is done: we saw it running. */
+	ASSERT_GE(r.run_reports, 1);
+	ASSERT_NEAR(r.mpos[0], -10, 1.0);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(feed_hold_and_resume, 30)
+{
+	struct sim s;
+	struct run r;
+	double held[3];
+	int n0;
+
+	connect_sim(&r, &s, "10");
+	command(&r, "$X", 1);
+	command(&r, "G21 G90", 2);
+	/* 20 mm at 120 mm/min: 10 s of machine time, 1 s of wall time. */
+	r.next_ok = 3;
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G1 X-20 F120", 3), 0);
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G4 P0", 4), 0);
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_RUN);
+	link_realtime(r.l, GRBL_RT_HOLD);
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_HOLD &&
+	    grbl_last_status(link_grbl(r.l))->substate == 0);
+	memcpy(held, r.mpos, sizeof(held));
+	ASSERT_LT(held[0], 0);
+	ASSERT_GT(held[0], -20);
+	/* Held: it stays put, and the dwell is not answered. */
+	n0 = r.status;
+	RUN_UNTIL(&r, 5, r.status >= n0 + 3);
+	ASSERT_EQ(r.state, GRBL_STATE_HOLD);
+	ASSERT_NEAR(r.mpos[0], held[0], 1e-6);
+	ASSERT_EQ(r.oks, 2);
+	link_realtime(r.l, GRBL_RT_RESUME);
+	RUN_UNTIL(&r, 10, r.oks == 4);
+	ASSERT_NEAR(r.mpos[0], -20, 2.0);
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_IDLE);
+	ASSERT_EQ(r.errors, 0);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(soft_reset_mid_motion_loses_unanswered, 30)
+{
+	struct sim s;
+	struct run r;
+	uint64_t t;
+	size_t unanswered;
+
+	connect_sim(&r, &s, "10");
+	command(&r, "$X", 1);
+	command(&r, "G21 G90", 2);
+	/* More moves than the planner holds, each 1 s of machine time. */
+	r.next_ok = 10;
+	for (t = 10; t < 40; t++) {
+		char line[40];
+		snprintf(line, sizeof(line), "G1 X-%d F600", (int)(t - 9) * 10 %
+		    100 + 10);
+		if (!grbl_can_send(link_grbl(r.l), strlen(line)))
+			break;
+		ASSERT_EQ(grbl_send_line(link_grbl(r.l), line, t), 0);
+	}
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_RUN && r.oks >= 3);
+	int oks_before = r.oks;
+	unanswered = grbl_unanswered(link_grbl(r.l));
+	ASSERT_GT(unanswered, 0);
+	/* The daemon's abort: reset, and forget what was in flight. */
+	link_realtime(r.l, GRBL_RT_RESET);
+	grbl_flush(link_grbl(r.l));
+	RUN_UNTIL(&r, 5, r.banners == 1);
+	ASSERT_EQ(r.lost, (int)unanswered);
+	ASSERT_EQ(r.oks, oks_before);   /* no late ok counted */
+	ASSERT_EQ(r.alarms, 1);
+	ASSERT_EQ(r.last_alarm, GRBL_ALARM_ABORT_CYCLE);
+	ASSERT_EQ(grbl_unanswered(link_grbl(r.l)), 0);
+	RUN_UNTIL(&r, 5, r.state == GRBL_STATE_ALARM);
+	/* Locked until $X, then usable again. */
+	r.errors = 0;
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G1 X-1 F600", 50), 0);
+	RUN_UNTIL(&r, 5, r.errors == 1);
+	ASSERT_EQ(r.last_error, GRBL_ERR_SYSTEM_GC_LOCK);
+	r.errors = 0;
+	command(&r, "$X", 51);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_MAIN()
