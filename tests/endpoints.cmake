@@ -38,3 +38,5 @@ if(SMP_FUZZ)
   target_link_options(fuzz_ctl PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_ctl PRIVATE ${SMP_EP_LIBS})
 endif()
+smp_test(test_pub_example SOURCES test_pub_example.c ${SMP_EP_SRC}
+  LIBS ${SMP_EP_LIBS} TIMEOUT 60)
