@@ -31,3 +31,5 @@ if(TARGET smpsim)
   smp_test(test_grbl_sim SOURCES ${PROJECT_SOURCE_DIR}/tests/test_grbl_sim.c
     LIBS smp_drivers TIMEOUT 120 LABELS drivers integration DEPENDS smpsim)
 endif()
+smp_test(test_grbl_prop SOURCES ${PROJECT_SOURCE_DIR}/tests/test_grbl_prop.c
+  LIBS smp_drivers TIMEOUT 60 LABELS drivers)
