@@ -9,15 +9,19 @@
 #define _XOPEN_SOURCE 700   /* posix_openpt, ptsname */
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include "drivers/link.h"
 
 #define BANNER "\r\nGrbl 1.1h ['$' for help]\r\n"
 
 struct fake {
-	int m;                   /* pty master, -1 when gone */
+	int m;                   /* pty master (or TCP peer), -1 when gone */
+	int listen_fd;           /* TCP listener when > 0 */
 	char path[64];           /* slave */
 	char line[256];
 	size_t len;
@@ -89,6 +93,11 @@ fake_step(struct fake *f)
 	unsigned char buf[512];
 	ssize_t n;
 
+	if (f->m < 0 && f->listen_fd > 0) {
+		f->m = accept(f->listen_fd, NULL, NULL);
+		if (f->m >= 0)
+			fcntl(f->m, F_SETFL, O_NONBLOCK);
+	}
 	if (f->m < 0)
 		return;
 	while ((n = read(f->m, buf, sizeof(buf))) > 0) {
@@ -544,6 +553,40 @@ TEST_T(caller_drop_reports_down, 20)
 	ASSERT(run_until(&r, 5, LINK_EV_UP));
 	link_destroy(&r.l);
 	fake_close(&f);
+}
+
+TEST_T(handshake_over_tcp, 20)
+{
+	struct fake f = {.m = -1, .greet_on_reset = true};
+	struct run r = {.f = &f};
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct link_opts o;
+	char spec[64];
+
+	f.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ASSERT(f.listen_fd > 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(bind(f.listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ASSERT_EQ(listen(f.listen_fd, 1), 0);
+	ASSERT_EQ(getsockname(f.listen_fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(spec, sizeof(spec), "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+	o = opts_for(spec);
+	ASSERT_NOT_NULL(r.l = link_new(&o));
+	/* A network board greets nobody when a client connects: the link
+	 * resets it. */
+	ASSERT(run_until(&r, 5, LINK_EV_UP));
+	ASSERT_EQ(f.resets, 1);
+	ASSERT_STR_EQ(link_info(r.l)->version, "1.1h.20190830");
+	/* The peer goes away: DOWN, and it comes back. */
+	fake_close(&f);
+	ASSERT(run_until(&r, 2, LINK_EV_DOWN));
+	ASSERT(run_until(&r, 5, LINK_EV_UP));
+	link_destroy(&r.l);
+	fake_close(&f);
+	close(f.listen_fd);
 }
 
 TEST_MAIN()
