@@ -308,8 +308,23 @@ grbl_send_realtime(struct grbl *g, uint8_t byte)
 			if (g->out[g->out_head + i] == GRBL_RT_STATUS)
 				return;
 	}
-	if (g->rt_pending >= RT_PENDING_MAX)
-		return;     /* the transport has not taken a byte in ages */
+	/* Hold, resume, reset, door and jog cancel are idempotent: the same
+	 * byte twice in a row acts once. */
+	if (g->rt_pending > 0 && g->out[g->out_head + g->rt_pending - 1] ==
+	    byte && (byte == GRBL_RT_HOLD || byte == GRBL_RT_RESUME ||
+	    byte == GRBL_RT_RESET || byte == GRBL_RT_DOOR ||
+	    byte == GRBL_RT_JOG_CANCEL))
+		return;
+	if (g->rt_pending >= RT_PENDING_MAX) {
+		/* The transport has not taken a byte in ages. A reset still
+		 * goes: it supersedes every real-time byte before it. */
+		if (byte != GRBL_RT_RESET)
+			return;
+		memmove(g->out + g->out_head, g->out + g->out_head +
+		    g->rt_pending, g->out_len - g->out_head - g->rt_pending);
+		g->out_len -= g->rt_pending;
+		g->rt_pending = 0;
+	}
 	if (g->out_head > 0) {
 		/* Room in front: shift the real-time bytes down by one. */
 		g->out_head--;

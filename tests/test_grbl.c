@@ -339,6 +339,7 @@ TEST(realtime_ahead_of_lines_outside_count)
 	grbl_send_realtime(g, GRBL_RT_STATUS);
 	grbl_send_realtime(g, GRBL_RT_STATUS);     /* merged */
 	grbl_send_realtime(g, GRBL_RT_RESET);
+	grbl_send_realtime(g, GRBL_RT_RESET);      /* acts once anyway */
 	n = grbl_tx_pending(g, &buf);
 	ASSERT_EQ(n, 3 + 12 + 8);
 	ASSERT_EQ(buf[0], '!');
@@ -372,12 +373,38 @@ TEST(many_realtime_with_full_buffer)
 		lines++;
 	ASSERT_EQ(lines, 25);
 	for (i = 0; i < 1000; i++)
-		grbl_send_realtime(g, (uint8_t)(i % 2 ? GRBL_RT_HOLD :
-		    GRBL_RT_RESUME));
+		grbl_send_realtime(g, (uint8_t)(0x91 + i % 2));
 	n = grbl_tx_pending(g, &buf);
 	ASSERT_GE(n, 125);
 	ASSERT_LE(n, 125 + 256);
 	ASSERT(memcmp(buf + n - 5, "G1X1\n", 5) == 0);
+	/* Full: an override is dropped, a reset never is. */
+	grbl_send_realtime(g, 0x91);
+	ASSERT_EQ(grbl_tx_pending(g, &buf), n);
+	grbl_send_realtime(g, GRBL_RT_RESET);
+	n = grbl_tx_pending(g, &buf);
+	ASSERT_EQ(n, 1 + 125);
+	ASSERT_EQ(buf[0], GRBL_RT_RESET);
+	ASSERT(memcmp(buf + 1, "G1X1\n", 5) == 0);
+	grbl_destroy(&g);
+}
+
+TEST(realtime_order_kept_duplicates_merged)
+{
+	struct grbl *g = grbl_new(128);
+	const uint8_t *buf;
+	size_t n;
+
+	/* hold, resume, hold must stay three bytes: the last one wins. */
+	grbl_send_realtime(g, GRBL_RT_HOLD);
+	grbl_send_realtime(g, GRBL_RT_HOLD);
+	grbl_send_realtime(g, GRBL_RT_RESUME);
+	grbl_send_realtime(g, GRBL_RT_HOLD);
+	grbl_send_realtime(g, 0x91);
+	grbl_send_realtime(g, 0x91);          /* +10% twice is +20% */
+	n = grbl_tx_pending(g, &buf);
+	ASSERT_EQ(n, 5);
+	ASSERT(memcmp(buf, "!~!\x91\x91", 5) == 0);
 	grbl_destroy(&g);
 }
 
