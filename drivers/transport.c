@@ -239,10 +239,15 @@ split_hostport(const char *s, char *host, size_t hostlen, char *port,
 	memcpy(host, s, n);
 	host[n] = '\0';
 	strcpy(port, colon + 1);
-	for (const char *p = port; *p; p++)
+	if (strlen(port) > 5)
+		return -1;
+	long v = 0;
+	for (const char *p = port; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return -1;
-	return atoi(port) > 0 && atoi(port) < 65536 ? 0 : -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v > 0 && v < 65536 ? 0 : -1;
 }
 
 static struct transport *

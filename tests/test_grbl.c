@@ -178,8 +178,8 @@ TEST(status_malformed_rejected_state_unchanged)
 {
 	static const char *bad[] = {
 		"", "<>", "<Idle>", "Idle|MPos:0,0,0>", "<Idle|MPos:0,0,0",
-		"<Walk|MPos:0,0,0>", "<Hold:2|MPos:0,0,0>", "<Door:4|MPos:0,0,"
-		"0>", "<Idle:1|MPos:0,0,0>", "<Idle|MPos:0,0>",
+		"<Walk|MPos:0,0,0>", "<Hold:2|MPos:0,0,0>",
+		"<Door:4|MPos:0,0,0>", "<Idle:1|MPos:0,0,0>", "<Idle|MPos:0,0>",
 		"<Idle|MPos:1,2,3|WPos:1,2,3>", "<Idle|MPos:a,0,0>",
 		"<Idle|MPos:0,0,0|MPos:0,0,0>", "<Idle|MPos:1e3,0,0>",
 		"<Idle|MPos:inf,0,0>", "<Idle|MPos:nan,0,0>",
