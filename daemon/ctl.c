@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon/keys.h"
@@ -413,6 +415,28 @@ ctl_endpoint_check(const char *ep, bool curve, char *err, size_t errlen)
 	return 0;
 }
 
+/* libzmq replaces an existing ipc:// socket file without asking, so a
+ * second daemon would silently take the endpoint from a running one. A
+ * file nobody answers on is stale (a crash) and may be replaced. */
+static bool
+ctl_ipc_in_use(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;      /* zmq_bind will report it */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
 /* The umask covers the window between bind and chmod, so that no client
  * can connect through looser permissions in between. */
 int
@@ -427,6 +451,11 @@ ctl_bind(void *sock, const char *ep, int mode, const char *group, char *err,
 		goto bind;
 	if (mode == 0)
 		mode = 0660;
+	if (ctl_ipc_in_use(path)) {
+		snprintf(err, errlen, "bind %s: another process is listening "
+		    "there (is smpd already running?)", ep);
+		return -1;
+	}
 	old = umask((mode_t)(~mode & 0777));
 	rc = zmq_bind(sock, ep);
 	umask(old);
@@ -475,6 +504,7 @@ struct ctl {
 	char **ipc_paths;      /* unlinked on destroy */
 	size_t n_ipc;
 	uint64_t revoked;      /* messages dropped: key no longer allowed */
+	char reload_err[512];
 };
 
 struct ctl *
@@ -641,12 +671,23 @@ ctl_pollitems(struct ctl *c, zmq_pollitem_t *items, int max)
 int
 ctl_reload_keys(struct ctl *c)
 {
-	char err[256];
-
+	c->reload_err[0] = '\0';
 	if (!c->curve)
 		return 0;
-	return zap_set_domain(c->zap, ZAP_DOMAIN_CONTROL, c->keys_dir, err,
-	    sizeof(err));
+	return zap_set_domain(c->zap, ZAP_DOMAIN_CONTROL, c->keys_dir,
+	    c->reload_err, sizeof(c->reload_err));
+}
+
+const char *
+ctl_reload_error(const struct ctl *c)
+{
+	return c->reload_err;
+}
+
+size_t
+ctl_allowed_count(const struct ctl *c)
+{
+	return c->curve ? zap_domain_count(c->zap, ZAP_DOMAIN_CONTROL) : 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -89,8 +89,13 @@ int ctl_reply_err(struct ctl *c, const struct ctl_request *req,
     const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Re-reads the client key directory (SIGHUP). 0 or -1 (old list kept). */
+/* Re-reads the client key directory (SIGHUP). 0 or -1 (old list kept;
+ * ctl_reload_error() says which file and line). */
 int ctl_reload_keys(struct ctl *c);
+/* Why the last ctl_reload_keys failed ("" after a success). */
+const char *ctl_reload_error(const struct ctl *c);
+/* Allowed clients on the list now (0 without curve), for the log. */
+size_t ctl_allowed_count(const struct ctl *c);
 
 const char *ctl_cmd_name(enum ctl_cmd cmd);
 

@@ -853,35 +853,64 @@ jstr(json_t *o, const char *key, const char *def)
 	return s != NULL ? s : def;
 }
 
+/* "4:05", or "1:02:03" from an hour on: short enough for one line. */
 static void
-watch_line(struct watch *w, char *buf, size_t len)
+fmt_short(char *buf, size_t len, double s)
+{
+	long t;
+
+	if (!isfinite(s) || s < 0) {
+		snprintf(buf, len, "--:--");
+		return;
+	}
+	t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60,
+		    t % 60);
+	else
+		snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The live line: what matters most comes first, and the progress bar takes
+ * whatever width is left (width 0: a fixed 20). */
+static void
+watch_line(struct watch *w, char *buf, size_t len, int width)
 {
 	json_t *st = w->status, *dots = json_object_get(st, "dots");
 	double done = num(dots, "delivered", 0), total = num(dots, "total", 0);
-	double el = num(st, "elapsed_s", -1), rate;
-	char bar[24], els[16], etas[16];
-	int i, fill;
+	double el = num(st, "elapsed_s", -1), unc = num(dots, "uncertain", 0);
+	char bar[64], els[16], etas[16], head[64], tail[256], unc_s[48];
+	int i, fill, bw;
 
 	if (st == NULL) {
 		snprintf(buf, len, "waiting for status from %s ...",
 		    w->o->status);
 		return;
 	}
-	fill = total > 0 ? (int)(20 * done / total) : 0;
-	for (i = 0; i < 20; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[20] = '\0';
-	rate = el > 1 ? done * 60 / el : 0;
-	fmt_hms(els, sizeof(els), el);
-	fmt_hms(etas, sizeof(etas), num(st, "eta_s", -1));
-	snprintf(buf, len, "%-9s [%s] %.0f/%.0f %3.0f%% %5.0f dots/min  "
-	    "%s left %s  needle %s%s%.0f uncertain%s%s%s",
-	    jstr(st, "state", "?"), bar, done, total,
-	    total > 0 ? 100 * done / total : 0, rate, els, etas,
-	    json_is_true(json_object_get(st, "needle")) ? "ON" : "off", "  ",
-	    num(dots, "uncertain", 0), w->lost ? "  (missed updates)" : "",
+	fmt_short(els, sizeof(els), el);
+	fmt_short(etas, sizeof(etas), num(st, "eta_s", -1));
+	snprintf(head, sizeof(head), "%-9s needle %-3s",
+	    jstr(st, "state", "?"),
+	    json_is_true(json_object_get(st, "needle")) ? "ON" : "off");
+	snprintf(unc_s, sizeof(unc_s), ", %.0f uncertain", unc);
+	snprintf(tail, sizeof(tail), "%.0f/%.0f %3.0f%% %4.0f/min  %s "
+	    "elapsed, %s left%s%s%s%s", done, total,
+	    total > 0 ? 100 * done / total : 0, el > 1 ? done * 60 / el : 0,
+	    els, etas, unc > 0 ? unc_s : "",
+	    w->lost ? "  (missed updates)" : "",
 	    w->control_note ? "  " : "",
 	    w->control_note ? w->control_note : "");
+	bw = width > 0 ? width - (int)strlen(head) - (int)strlen(tail) - 4 :
+	    20;
+	if (bw > 40)
+		bw = 40;
+	if (bw < 5)
+		bw = 5;
+	fill = total > 0 ? (int)(bw * done / total) : 0;
+	for (i = 0; i < bw; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[bw] = '\0';
+	snprintf(buf, len, "%s [%s] %s", head, bar, tail);
 }
 
 static void
@@ -891,7 +920,7 @@ watch_draw(struct watch *w, bool force)
 	double t = now_s();
 	const char *state = jstr(w->status, "state", "");
 
-	watch_line(w, line, sizeof(line));
+	watch_line(w, line, sizeof(line), w->tty ? term_width() - 1 : 0);
 	if (w->tty) {
 		int width = term_width() - 1;
 		if ((int)strlen(line) > width)

@@ -6,7 +6,9 @@
  * without CURVE. The server and the client run in the test's one thread:
  * the client sends, the test polls and dispatches, the client reads.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "daemon/ctl.h"
 #include "test.h"
@@ -496,6 +498,63 @@ TEST(ipc_socket_file_has_the_configured_mode)
 	ASSERT(S_ISSOCK(st.st_mode));
 	ASSERT_EQ(st.st_mode & 0777, 0660);
 	fixture_down(&f);
+}
+
+TEST(refuses_to_take_an_endpoint_from_a_running_daemon)
+{
+	struct fixture f;
+	char err[256];
+	const char *eps[1];
+	struct ctl_opts o = { 0 };
+	struct ctl *second;
+	struct calls k = { 0 };
+	json_t *r;
+
+	fixture_up(&f, ZMQ_DEALER);
+	eps[0] = f.ep;
+	o.endpoints = eps;
+	o.n_endpoints = 1;
+	second = ctl_new(f.zctx, &o, err, sizeof(err));
+	ASSERT_NULL(second);
+	ASSERT_STR_CONTAINS(err, "already running");
+	/* The first one still serves. */
+	zmq_send(f.client, "{\"id\":1,\"cmd\":\"ping\"}", 21, 0);
+	r = roundtrip(&f, &k);
+	ASSERT(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	fixture_down(&f);
+}
+
+TEST(replaces_a_stale_socket_file)
+{
+	char dir[64], path[96], ep[110], err[256];
+	const char *eps[1];
+	struct ctl_opts o = { 0 };
+	struct sockaddr_un sa;
+	void *zctx;
+	struct ctl *c;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/smp-test-ctl-XXXXXX");
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control", dir);
+	/* A socket file left by a crash: bound once, nobody listening. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	eps[0] = ep;
+	o.endpoints = eps;
+	o.n_endpoints = 1;
+	zctx = zmq_ctx_new();
+	c = ctl_new(zctx, &o, err, sizeof(err));
+	ASSERT_MSG(c != NULL, "%s", err);
+	ctl_destroy(&c);
+	zmq_ctx_term(zctx);
+	rmdir(dir);
 }
 
 TEST(refuses_network_tcp_without_curve)

@@ -289,7 +289,10 @@ TEST(bad_key_file_keeps_the_old_list)
 	f = fopen(path, "w");
 	fputs("public-key = \"tooshort\"\n", f);
 	fclose(f);
+	ASSERT_EQ(ctl_allowed_count(s.ctl), 1);
 	ASSERT_EQ(ctl_reload_keys(s.ctl), -1);
+	ASSERT_STR_CONTAINS(ctl_reload_error(s.ctl), "typo.pub:1:");
+	ASSERT_EQ(ctl_allowed_count(s.ctl), 1);
 	c = client(&s, s.srv_pub, s.alice_pub, s.alice_sec);
 	r = ask(&s, c, "ping", 2000);
 	ASSERT_NOT_NULL(r);
