@@ -77,7 +77,7 @@ usage(FILE *f)
 "commands:\n"
 "  ping | status | preflight | home | unlock | start | pause | resume\n"
 "  abort | heartbeat | list-uncertain | config\n"
-"  load [--inline] PLAN          a .csv or .json plan (- = stdin, inline)\n"
+"  load [--inline [--format F]] PLAN  a .csv or .json plan (- = stdin)\n"
 "  set-origin [X,Y,Z]            work origin here, or at machine X,Y,Z\n"
 "  jog [--relative] [X=] [Y=] [Z=] [F=]\n"
 "  ack-uncertain [ID,...]        accept uncertain dots as they are (all)\n"
@@ -498,13 +498,17 @@ static int
 cmd_load(const struct opts *o, int argc, char **argv)
 {
 	bool inl = false;
-	const char *path = NULL, *dot;
+	const char *path = NULL, *dot, *format = NULL;
 	json_t *req = new_request("load");
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--inline") == 0)
 			inl = true;
+		else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc &&
+		    (strcmp(argv[i + 1], "csv") == 0 ||
+		    strcmp(argv[i + 1], "json") == 0))
+			format = argv[++i];
 		else if (path == NULL)
 			path = argv[i];
 		else
@@ -534,8 +538,12 @@ cmd_load(const struct opts *o, int argc, char **argv)
 			return EX_FAILURE;
 		}
 		dot = strrchr(path, '.');
-		json_object_set_new(req, "format", json_string(dot != NULL &&
-		    strcmp(dot, ".json") == 0 ? "json" : "csv"));
+		if (format == NULL)
+			format = dot != NULL && strcmp(dot, ".json") == 0 ?
+			    "json" : "csv";
+		json_object_set_new(req, "format", json_string(format));
+	} else if (format != NULL) {
+		goto usage;        /* a file's format comes from its name */
 	} else {
 		char abs[PATH_MAX];
 		/* The daemon runs elsewhere: give it the whole path. */
@@ -550,7 +558,8 @@ cmd_load(const struct opts *o, int argc, char **argv)
 	return simple(o, "load", req);
 usage:
 	json_decref(req);
-	fprintf(stderr, "usage: smpctl load [--inline] PLAN\n");
+	fprintf(stderr, "usage: smpctl load [--inline [--format csv|json]] "
+	    "PLAN\n");
 	return EX_USAGE;
 }
 

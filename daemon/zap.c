@@ -254,7 +254,9 @@ zap_handle(struct zap *z)
 	size_t lens[ZAP_MAX_FRAMES];
 	int answered = 0;
 
-	for (;;) {
+	/* Bounded, so a storm of handshakes cannot hold the loop; the rest
+	 * wait for the next poll. */
+	while (answered < 64) {
 		int n = 0, more = 0, truncated = 0;
 		size_t moresz = sizeof(more);
 		const char *user, *why = "";
@@ -300,4 +302,5 @@ zap_handle(struct zap *z)
 			return -1;
 		answered++;
 	}
+	return answered;
 }

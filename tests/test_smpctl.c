@@ -306,6 +306,14 @@ TEST(requests_carry_the_right_fields)
 	ASSERT_STR_EQ(json_string_value(json_object_get(f.last, "format")),
 	    "csv");
 	free(out), free(err);
+	ASSERT_EQ(RUN(&f, NULL, &out, &err, "load", "--inline", "--format",
+	    "json", plan), 0);
+	ASSERT_STR_EQ(json_string_value(json_object_get(f.last, "format")),
+	    "json");
+	free(out), free(err);
+	ASSERT_EQ(RUN(&f, NULL, &out, &err, "load", "--format", "json", plan),
+	    2);
+	free(out), free(err);
 	ASSERT_EQ(RUN(&f, NULL, &out, &err, "load", "/nonexistent/p.csv"), 4);
 	free(out), free(err);
 
