@@ -1061,10 +1061,9 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 {
 	struct watch w;
 	void *sub = NULL, *ctl = NULL;
-	double next_hb, hb_sent = 0;
-	bool hb_waiting = false;
+	double next_hb, hb_ok;
+	char hb_note[160];
 	int i, rc = EX_FAILURE;
-	json_t *hb_id = NULL;
 
 	memset(&w, 0, sizeof(w));
 	w.o = o;
@@ -1107,27 +1106,23 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 	if (w.tty)
 		printf("keys: p or space = pause, q = quit watching\n");
 	watch_draw(&w, true);
-	next_hb = now_s();
+	next_hb = hb_ok = now_s();
 	while (!quit) {
 		zmq_pollitem_t items[3];
 		int n = 0;
 		double t = now_s();
 
+		/* A heartbeat every period whatever became of the last one:
+		 * a reply lost to a daemon restart must not stop the
+		 * deadman. Replies are told apart by their "hb-" ids. */
 		if (ctl != NULL && t >= next_hb) {
-			json_t *req = new_request("heartbeat");
-			char *text = json_dumps(req, JSON_COMPACT);
-			if (hb_waiting && t - hb_sent > 3.0 *
-			    w.heartbeat_ms / 1e3)
+			char text[96];
+			snprintf(text, sizeof(text), "{\"id\":\"hb-%ld-%lu\","
+			    "\"cmd\":\"heartbeat\"}", (long)getpid(),
+			    ++req_counter);
+			zmq_send(ctl, text, strlen(text), ZMQ_DONTWAIT);
+			if (t - hb_ok > 3.0 * w.heartbeat_ms / 1e3 + 0.5)
 				w.control_note = "heartbeat unanswered";
-			if (text != NULL && !hb_waiting) {
-				zmq_send(ctl, text, strlen(text), ZMQ_DONTWAIT);
-				json_decref(hb_id);
-				hb_id = json_incref(json_object_get(req, "id"));
-				hb_waiting = true;
-				hb_sent = t;
-			}
-			free(text);
-			json_decref(req);
 			next_hb = t + w.heartbeat_ms / 1e3;
 		}
 		items[n++] = (zmq_pollitem_t){ sub, 0, ZMQ_POLLIN, 0 };
@@ -1181,10 +1176,20 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 				if (len >= (int)sizeof(buf))
 					continue;
 				r = json_loadb(buf, (size_t)len, 0, NULL);
-				if (r != NULL && json_equal(json_object_get(r,
-				    "id"), hb_id)) {
-					hb_waiting = false;
-					w.control_note = NULL;
+				if (r != NULL && strncmp(jstr(r, "id", ""),
+				    "hb-", 3) == 0) {
+					hb_ok = now_s();
+					if (json_is_true(json_object_get(r,
+					    "ok")))
+						w.control_note = NULL;
+					else {
+						snprintf(hb_note,
+						    sizeof(hb_note), "heartbeat "
+						    "refused: %s", jstr(
+						    json_object_get(r, "error"),
+						    "message", "?"));
+						w.control_note = hb_note;
+					}
 				} else if (r != NULL) {
 					/* the answer to a key press */
 					char line[300];
@@ -1236,7 +1241,6 @@ out:
 	watch_raw(&w, false);
 	json_decref(w.status);
 	json_decref(w.end);
-	json_decref(hb_id);
 	if (sub != NULL)
 		zmq_close(sub);
 	if (ctl != NULL)

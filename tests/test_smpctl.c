@@ -419,6 +419,68 @@ TEST(watch_keeps_the_heartbeat_and_ends_with_a_summary)
 	fake_down(&f);
 }
 
+/* The deadman must not depend on the daemon answering: against a control
+ * socket that never replies, watch keeps sending a heartbeat every period. */
+TEST(watch_heartbeats_even_when_unanswered)
+{
+	struct fake f;
+	void *mute;
+	int zero = 0, beats = 0, i, status = -1, done = 0;
+	char *argv[12];
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	fake_up(&f, false);
+	mute = zmq_socket(f.zctx, ZMQ_ROUTER);
+	zmq_setsockopt(mute, ZMQ_LINGER, &zero, sizeof(zero));
+	ASSERT_EQ(zmq_bind(mute, f.ctl_ep), 0);
+	argv[0] = (char *)bin();
+	argv[1] = "-e";
+	argv[2] = f.ctl_ep;
+	argv[3] = "-s";
+	argv[4] = f.pub_ep;
+	argv[5] = "watch";
+	argv[6] = "--until-done";
+	argv[7] = "--heartbeat";
+	argv[8] = "100";
+	argv[9] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (i = 0; i < 1000; i++) {
+		char buf[256];
+		zmq_pollitem_t it = { mute, 0, ZMQ_POLLIN, 0 };
+		zmq_poll(&it, 1, 10);
+		pub_handle(f.pub);
+		int len;
+		while ((len = zmq_recv(mute, buf, sizeof(buf) - 1,
+		    ZMQ_DONTWAIT)) >= 0) {
+			int more = 0;
+			size_t sz = sizeof(more);
+			buf[len < (int)sizeof(buf) - 1 ? len :
+			    (int)sizeof(buf) - 1] = '\0';
+			zmq_getsockopt(mute, ZMQ_RCVMORE, &more, &sz);
+			if (!more && strstr(buf, "heartbeat") != NULL)
+				beats++;
+		}
+		if (beats >= 6 && !done) {
+			pub_send(f.pub, "status", json_pack("{s:s}", "state",
+			    "aborted"));
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			done = 1;
+			break;
+		}
+	}
+	ASSERT(done);
+	ASSERT_GE(beats, 6);
+	/* aborted: a summary and exit status 1 (not completed). */
+	ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	zmq_close(mute);
+	fake_down(&f);
+}
+
 /* Two publishers (two robots) and one relay: a subscriber of the relay
  * hears both machines, and each publisher sees the subscription (so it
  * could send its snapshot). */
