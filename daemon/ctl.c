@@ -444,13 +444,27 @@ ctl_bind(void *sock, const char *ep, int mode, const char *group, char *err,
     size_t errlen)
 {
 	const char *path = ep + 6;
+	struct group *gr = NULL;
 	mode_t old;
 	int rc;
 
-	if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@')
-		goto bind;
+	if (strncmp(ep, "ipc://", 6) != 0 || path[0] == '@') {
+		if (zmq_bind(sock, ep) != 0) {
+			snprintf(err, errlen, "bind %s: %s", ep,
+			    zmq_strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (mode == 0)
 		mode = 0660;
+	/* Everything that can fail is checked before the file exists. */
+	if (group != NULL && group[0] != '\0' &&
+	    (gr = getgrnam(group)) == NULL) {
+		snprintf(err, errlen, "%s: no group \"%s\" (ipc_group)", ep,
+		    group);
+		return -1;
+	}
 	if (ctl_ipc_in_use(path)) {
 		snprintf(err, errlen, "bind %s: another process is listening "
 		    "there (is smpd already running?)", ep);
@@ -465,28 +479,19 @@ ctl_bind(void *sock, const char *ep, int mode, const char *group, char *err,
 	}
 	if (chmod(path, (mode_t)mode) < 0) {
 		snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
-		return -1;
+		goto fail;
 	}
-	if (group != NULL && group[0] != '\0') {
-		struct group *gr = getgrnam(group);
-		if (gr == NULL) {
-			snprintf(err, errlen, "%s: no group \"%s\"", path,
-			    group);
-			return -1;
-		}
-		if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
-			snprintf(err, errlen, "chown %s :%s: %s", path, group,
-			    strerror(errno));
-			return -1;
-		}
+	if (gr != NULL && chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+		snprintf(err, errlen, "chown %s :%s: %s", path, group,
+		    strerror(errno));
+		goto fail;
 	}
 	return 0;
-bind:
-	if (zmq_bind(sock, ep) != 0) {
-		snprintf(err, errlen, "bind %s: %s", ep, zmq_strerror(errno));
-		return -1;
-	}
-	return 0;
+fail:
+	/* Nobody may connect through the wrong permissions meanwhile. */
+	zmq_unbind(sock, ep);
+	unlink(path);
+	return -1;
 }
 
 struct ctl_route {

@@ -6,6 +6,7 @@
  * without CURVE. The server and the client run in the test's one thread:
  * the client sends, the test polls and dispatches, the client reads.
  */
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -498,6 +499,44 @@ TEST(ipc_socket_file_has_the_configured_mode)
 	ASSERT(S_ISSOCK(st.st_mode));
 	ASSERT_EQ(st.st_mode & 0777, 0660);
 	fixture_down(&f);
+}
+
+TEST(ipc_group_applies_or_fails_clearly)
+{
+	char dir[64], ep[110], path[100], err[256];
+	const char *eps[1];
+	struct ctl_opts o = { 0 };
+	struct group *gr = getgrnam("daemon");
+	struct stat st;
+	void *zctx = zmq_ctx_new();
+	struct ctl *c;
+
+	snprintf(dir, sizeof(dir), "/tmp/smp-test-ctl-XXXXXX");
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control", dir);
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	eps[0] = ep;
+	o.endpoints = eps;
+	o.n_endpoints = 1;
+	o.ipc_mode = 0660;
+	o.ipc_group = "no-such-group-smp";
+	c = ctl_new(zctx, &o, err, sizeof(err));
+	ASSERT_NULL(c);
+	ASSERT_STR_CONTAINS(err, "no-such-group-smp");
+	if (gr != NULL && geteuid() == 0) {
+		o.ipc_group = "daemon";
+		c = ctl_new(zctx, &o, err, sizeof(err));
+		ASSERT_MSG(c != NULL, "%s", err);
+		ASSERT_EQ(stat(path, &st), 0);
+		ASSERT_EQ(st.st_gid, gr->gr_gid);
+		ASSERT_EQ(st.st_mode & 0777, 0660);
+		ctl_destroy(&c);
+	} else
+		printf("group change not checked (needs root and group "
+		    "\"daemon\")\n");
+	zmq_ctx_term(zctx);
+	unlink(path);
+	rmdir(dir);
 }
 
 TEST(refuses_to_take_an_endpoint_from_a_running_daemon)

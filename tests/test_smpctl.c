@@ -349,6 +349,31 @@ TEST(requests_carry_the_right_fields)
 	fake_down(&f);
 }
 
+TEST(ports_lists_what_libserialport_sees)
+{
+	struct fake f;
+	char *out, *err;
+	json_t *arr;
+	size_t i;
+	json_t *e;
+
+	fake_up(&f, false);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "--json", "ports", (char *)NULL),
+	    0);
+	arr = json_loads(out, 0, NULL);
+	ASSERT_MSG(json_is_array(arr), "not a JSON array: %s", out);
+	json_array_foreach(arr, i, e) {
+		ASSERT(json_is_string(json_object_get(e, "name")));
+		ASSERT(json_is_string(json_object_get(e, "description")));
+	}
+	json_decref(arr);
+	free(out), free(err);
+	ASSERT_EQ(run(&f, NULL, &out, &err, "ports", "extra", (char *)NULL),
+	    2);
+	free(out), free(err);
+	fake_down(&f);
+}
+
 TEST(keygen_writes_a_private_pair)
 {
 	struct fake f;
