@@ -168,6 +168,12 @@ ev_push(struct grbl *g, enum grbl_event_kind kind)
 	g->ev_n++;
 	memset(ev, 0, offsetof(struct grbl_event, status));
 	ev->kind = kind;
+	/* Out-of-band lines belong to the line GRBL is working on. */
+	if (g->lines_n > 0 && (kind == GRBL_EV_ALARM || kind == GRBL_EV_MSG ||
+	    kind == GRBL_EV_FEEDBACK || kind == GRBL_EV_SETTING)) {
+		ev->tag = g->lines[g->lines_head].tag;
+		ev->tagged = true;
+	}
 	return ev;
 }
 
@@ -406,8 +412,10 @@ lose_all(struct grbl *g)
 
 	while (g->lines_n > 0) {
 		pl = lines_pop(g);
-		if ((ev = ev_push(g, GRBL_EV_LOST)) != NULL)
+		if ((ev = ev_push(g, GRBL_EV_LOST)) != NULL) {
 			ev->tag = pl.tag;
+			ev->tagged = true;
+		}
 	}
 	g->out_len = g->out_head + g->rt_pending;
 }
@@ -782,6 +790,7 @@ answer(struct grbl *g, const char *line, bool ok, int code)
 	pl = lines_pop(g);
 	if ((ev = ev_push(g, ok ? GRBL_EV_OK : GRBL_EV_ERROR)) != NULL) {
 		ev->tag = pl.tag;
+		ev->tagged = true;
 		ev->code = code;
 	}
 }

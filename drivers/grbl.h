@@ -80,6 +80,12 @@ enum grbl_event_kind {
 struct grbl_event {
 	enum grbl_event_kind kind;
 	uint64_t tag;
+	/* Whether tag names a line: always for OK, ERROR and LOST; for ALARM,
+	 * MSG, FEEDBACK and SETTING when a line was unanswered as it came,
+	 * tag is the oldest such line, the one GRBL was working on (for
+	 * ALARM:2 the line refused by the soft limits, for [MSG:...] the
+	 * line that printed it). Extension. */
+	bool tagged;
 	int code;
 	int setting;
 	double value;

@@ -480,8 +480,11 @@ TEST(banner_loses_every_unanswered_line)
 	ev = next_ev(g);
 	ASSERT_EQ(ev.kind, GRBL_EV_MSG);
 	ASSERT_STR_EQ(ev.text, "Caution: Unlocked");
+	ASSERT(ev.tagged);
+	ASSERT_EQ(ev.tag, 9);
 	ev = next_ev(g);
 	ASSERT_EQ(ev.kind, GRBL_EV_OK);
+	ASSERT(ev.tagged);
 	ASSERT_EQ(ev.tag, 9);
 	/* grblHAL's banner counts too. */
 	feed(g, "GrblHAL 1.1f ['$' or '$HELP' for help]\n");
@@ -567,6 +570,8 @@ TEST(alarm_events_and_codes)
 	ev = next_ev(g);
 	ASSERT_EQ(ev.kind, GRBL_EV_ALARM);
 	ASSERT_EQ(ev.code, 2);
+	ASSERT(ev.tagged);          /* the refused line */
+	ASSERT_EQ(ev.tag, 1);
 	ASSERT(grbl_alarm_is_critical(ev.code));
 	ASSERT_STR_EQ(grbl_alarm_text(ev.code),
 	    "Soft limit: target outside machine travel");
@@ -594,6 +599,7 @@ TEST(settings_and_feedback_lines)
 	    "[oops\r\nhello\r\n");
 	ev = next_ev(g);
 	ASSERT_EQ(ev.kind, GRBL_EV_SETTING);
+	ASSERT(!ev.tagged);         /* no line in flight */
 	ASSERT_EQ(ev.setting, 0);
 	ASSERT_NEAR(ev.value, 10, 1e-12);
 	ev = next_ev(g);
