@@ -305,6 +305,7 @@ legal(enum session_state from, enum session_state to)
 		return to == SS_ABORTED;
 	case SS_FAULTED:
 		return to == SS_PAUSED || to == SS_ABORTING ||
+		    to == SS_RESUMING ||
 		    to == SS_HOMING || to == SS_IDLE || to == SS_LOADED ||
 		    to == SS_DISCONNECTED || to == SS_PAUSING ||
 		    to == SS_CONNECTING || to == SS_ABORTED ||
@@ -583,17 +584,22 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 	struct stream *m = &s->sm;
 	json_t *ids;
 	size_t j, first = m->next_confirm, end = m->next_plunge;
-	size_t stop_at = end;    /* dots >= stop_at were not reached */
+	size_t stop_at = SIZE_MAX; /* dots >= stop_at were not reached;
+	                              SIZE_MAX: unknown, all uncertain */
 	size_t at = SIZE_MAX;    /* the dot the machine stands over */
 	double ax, ay;
 
-	if (!m->active || m->check || first >= end)
+	if (!m->active || m->check)
+		return;
+	/* From here on no answer may confirm a line of this stream: the
+	 * controller is being reset, or was, or cannot be heard. */
+	m->gen = UINT32_MAX;
+	if (first >= end)
 		return;
 	ids = json_array();
 	if (trust) {
 		ax = first > 0 ? m->tp.d[first - 1].x_mm : m->tp.start[0];
 		ay = first > 0 ? m->tp.d[first - 1].y_mm : m->tp.start[1];
-		stop_at = SIZE_MAX;
 		for (j = first; j < end; j++) {
 			const struct toolpath_dot *d = &m->tp.d[j];
 			if (near_xy(pos, d->x_mm, d->y_mm)) {
@@ -608,6 +614,12 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 			ax = d->x_mm;
 			ay = d->y_mm;
 		}
+		/* Past the last dot in flight, on the way to (or above) the
+		 * next one, whose plunge was never sent: all were delivered. */
+		if (stop_at == SIZE_MAX && end < m->tp.n &&
+		    (on_hop(pos, ax, ay, m->tp.d[end].x_mm, m->tp.d[end].y_mm) ||
+		    near_xy(pos, m->tp.d[end].x_mm, m->tp.d[end].y_mm)))
+			stop_at = end;
 	}
 	for (j = first; j < end; j++) {
 		uint32_t idx = m->tp.d[j].plan_index;
@@ -1827,7 +1839,14 @@ cmd_start(struct session *s, double now, json_t **reply, char *code,
 	s->active = true;
 	s->session_t0 = now;
 	s->run_s = 0;
-	transition(s, SS_RUNNING, "session started by the operator");
+	if (transition(s, SS_RUNNING, "session started by the operator") !=
+	    0) {
+		stream_free(&s->sm);
+		journal_close(&s->jr);
+		s->active = false;
+		REFUSE("bad_state", "state %s: cannot start",
+		    session_state_name(s->state));
+	}
 	publish(s, "event", json_pack("{s:s, s:I, s:f, s:s, s:s}", "type",
 	    "session_start", "dots", (json_int_t)s->pl->n, "estimate_s",
 	    s->sm.est_total_s, "journal", journal_path(s->jr), "plan",
@@ -1869,8 +1888,12 @@ cmd_resume(struct session *s, double now, json_t **reply, char *code,
 	if (stream_start(s, false, now, err, sizeof(err)) != 0)
 		REFUSE("preflight_failed", "cannot rebuild the toolpath: %s",
 		    err);
-	transition(s, SS_RESUMING, "resumed by the operator: %zu dots left",
-	    c.pending);
+	if (transition(s, SS_RESUMING, "resumed by the operator: %zu dots "
+	    "left", c.pending) != 0) {
+		stream_free(&s->sm);
+		REFUSE("bad_state", "state %s: cannot resume",
+		    session_state_name(s->state));
+	}
 	stream_pump(s);
 	*reply = json_pack("{s:I, s:f}", "pending", (json_int_t)c.pending,
 	    "estimate_s", s->sm.est_total_s);

@@ -7,3 +7,13 @@ if(TARGET smp_daemon)
   smp_test(test_session SOURCES test_session.c LIBS smp_daemon TIMEOUT 120)
   smp_test(test_config SOURCES test_config.c LIBS smp_daemon TIMEOUT 60 DEPENDS smpd)
 endif()
+
+# Until planner/ lands, the session's logic is tested against a stand-in
+# planner (test_session_fakeplanner.c); the real one replaces it after.
+if(NOT TARGET smp_daemon AND TARGET smp_drivers)
+  smp_test(test_session SOURCES test_session.c test_session_fakeplanner.c
+    ${PROJECT_SOURCE_DIR}/daemon/session.c ${PROJECT_SOURCE_DIR}/daemon/journal.c
+    ${PROJECT_SOURCE_DIR}/daemon/log.c ${PROJECT_SOURCE_DIR}/daemon/config.c
+    LIBS smp_drivers PkgConfig::JANSSON PkgConfig::LIBCONFIG PkgConfig::ZMQ ${MATH_LIB}
+    TIMEOUT 120)
+endif()
