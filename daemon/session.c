@@ -1618,7 +1618,7 @@ session_tick(struct session *s, double now)
 	stream_pump(s);
 	/* Preflight: the program is all answered, leave check mode. */
 	if (s->pf == PF_STREAM && s->sm.active && s->sm.unanswered == 0 &&
-	    (s->sm.phase >= 4 || s->sm.failed) && s->sm.qn == 0) {
+	    ((s->sm.phase >= 4 && s->sm.qn == 0) || s->sm.failed)) {
 		struct grbl *g = engine(s);
 		if (g != NULL && grbl_can_send(g, 2) &&
 		    grbl_send_line(g, "$C", TAG(s->gen, K_CHECK_OFF, 0)) == 0)

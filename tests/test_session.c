@@ -20,6 +20,7 @@ struct fake {
 	struct grbl *g;
 	bool up;
 	bool answer;          /* answer lines with ok */
+	size_t err_at;        /* > 0: answer line number err_at with error:33 */
 	bool hold;
 	bool alarm;
 	bool check;
@@ -129,6 +130,10 @@ fake_line(struct fake *f, const char *l)
 				continue;
 			f->pos[a] = rel ? f->pos[a] + v : v + f->wco[a];
 		}
+	}
+	if (f->err_at > 0 && f->nlines == f->err_at) {
+		grbl_feed(f->g, "error:33\r\n", 10);
+		return;
 	}
 	if (f->answer)
 		grbl_feed(f->g, "ok\r\n", 4);
@@ -620,6 +625,100 @@ TEST(session_redo_and_ack)
 	session_counts(s, &c);
 	ASSERT_EQ(c.delivered + c.acked, NDOTS);
 	session_destroy(&s);
+}
+
+TEST(session_rejected_line_stops_the_run)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+
+	ready(s);
+	F.err_at = F.nlines + 40;
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_FAULTED, 500);
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	ASSERT_GT(c.pending, 0);
+	ASSERT_EQ(F.rt[F.nrt - 2], GRBL_RT_HOLD);
+	ASSERT_EQ(F.rt[F.nrt - 1], GRBL_RT_RESET);
+	ASSERT_GE(count_lines("M5"), 2);
+	session_destroy(&s);
+}
+
+TEST(session_preflight_failure_goes_back_to_loaded)
+{
+	struct session *s = setup(false);
+	char msg[600];
+	int i;
+	size_t j;
+	bool failed = false;
+
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	/* Work zero where the machine stands (G10 L20), then away from the
+	 * machine's top, so that the program is inside its soft limits. */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f, s:b}", "x", -30.0,
+	    "y", -30.0, "z", -10.0, "relative", 1), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, NULL, msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_NEAR(F.wco[2], -10, 1e-9);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "z", 3.0), msg,
+	    sizeof(msg)), 0);
+	step(s);
+	step(s);
+	F.err_at = F.nlines + 20;
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 500 && session_state(s) == SS_PREFLIGHT; i++)
+		step(s);
+	ASSERT_EQ(session_state(s), SS_LOADED);
+	for (j = 0; j < json_array_size(F.events); j++) {
+		json_t *ev = json_array_get(F.events, j);
+		const char *op = json_string_value(json_object_get(ev, "op"));
+		if (op != NULL && strcmp(op, "preflight") == 0 &&
+		    json_is_false(json_object_get(ev, "ok"))) {
+			failed = true;
+			ASSERT_STR_CONTAINS(json_string_value(json_object_get(ev,
+			    "message")), "error:33");
+		}
+	}
+	ASSERT(failed);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	session_destroy(&s);
+}
+
+TEST(session_shutdown_leaves_it_paused_in_the_journal)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 6; i++)
+		step(s);
+	ASSERT(!session_quiescent(s));
+	session_shutdown(s, "SIGTERM", F.now);
+	for (i = 0; i < 100 && !session_quiescent(s); i++)
+		step(s);
+	ASSERT(session_quiescent(s));
+	ASSERT_EQ(session_state(s), SS_PAUSED);
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	ASSERT_GT(c.pending, 0);
+	session_destroy(&s);
+	{
+		char path[512];
+		snprintf(path, sizeof(path), "%s/j", dir);
+		ASSERT_EQ(journal_find_open(path, msg, sizeof(msg)), 1);
+	}
 }
 
 TEST_MAIN()
