@@ -167,11 +167,12 @@ ctl_check_field(struct ctl_parsed *p, const struct ctl_field *f, json_t *v)
 			    "expected [x, y, z], got %s", f->name,
 			    json_is_array(v) ? "an array of another size" :
 			    ctl_type_name(v));
-		json_array_foreach(v, i, e)
+		json_array_foreach(v, i, e) {
 			if (!json_is_number(e))
 				return ctl_fail(p, CTL_E_BAD_FIELD,
 				    "field \"%s\"[%zu]: expected a number, "
 				    "got %s", f->name, i, ctl_type_name(e));
+		}
 		return 0;
 	case F_IDS:
 		if (!json_is_array(v))
@@ -184,12 +185,13 @@ ctl_check_field(struct ctl_parsed *p, const struct ctl_field *f, json_t *v)
 		if (json_array_size(v) > CTL_MAX_IDS)
 			return ctl_fail(p, CTL_E_BAD_FIELD, "field \"%s\": "
 			    "more than %d ids", f->name, CTL_MAX_IDS);
-		json_array_foreach(v, i, e)
+		json_array_foreach(v, i, e) {
 			if (!json_is_integer(e))
 				return ctl_fail(p, CTL_E_BAD_FIELD,
 				    "field \"%s\"[%zu]: expected an integer "
 				    "dot id, got %s", f->name, i,
 				    ctl_type_name(e));
+		}
 		return 0;
 	}
 	return ctl_fail(p, CTL_E_FAILED, "internal: field type");
@@ -370,11 +372,23 @@ ctl_host_is_loopback(const char *host, size_t len)
 		return true;
 	/* 127.0.0.0/8, written as a dotted quad only. */
 	if (strncmp(h, "127.", 4) == 0) {
-		int a, b, c, n = 0;
-		if (sscanf(h + 4, "%3d.%3d.%3d%n", &a, &b, &c, &n) == 3 &&
-		    h[4 + n] == '\0' && a >= 0 && a < 256 && b >= 0 &&
-		    b < 256 && c >= 0 && c < 256)
-			return true;
+		const char *q = h + 4;
+		int part;
+		for (part = 0; part < 3; part++) {
+			char *end;
+			long v;
+			if (*q < '0' || *q > '9')
+				return false;
+			v = strtol(q, &end, 10);
+			if (v > 255 || end - q > 3)
+				return false;
+			if (part < 2 && *end != '.')
+				return false;
+			if (part == 2 && *end != '\0')
+				return false;
+			q = end + 1;
+		}
+		return true;
 	}
 	return false;
 }
@@ -612,10 +626,13 @@ ctl_new(void *zctx, const struct ctl_opts *o, char *err, size_t errlen)
 		if (ctl_bind(c->sock, ep, o->ipc_mode, o->ipc_group, err,
 		    errlen) < 0)
 			goto fail;
-		if (strncmp(ep, "ipc:///", 7) == 0 &&
-		    (c->ipc_paths[c->n_ipc++] = strdup(ep + 6)) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
+		if (strncmp(ep, "ipc:///", 7) == 0) {
+			char *path = strdup(ep + 6);
+			if (path == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			c->ipc_paths[c->n_ipc++] = path;
 		}
 	}
 	explicit_bzero(sec, sizeof(sec));
@@ -772,8 +789,9 @@ ctl_reply_err(struct ctl *c, const struct ctl_request *req, const char *code,
 /* ------------------------------------------------------------------ */
 /* Dispatch. */
 
-/* Reads the rest of a message after the identity: keeps the first three
- * frames, drops any more (counting them). Returns frames seen, -1 on error. */
+/* Reads the rest of a message after the identity: keeps the first `keep`
+ * frames, drops any more (counting them). Returns frames seen, or -1 on
+ * error with nothing left open. */
 static int
 ctl_recv_body(void *sock, zmq_msg_t *f, int keep)
 {
@@ -781,16 +799,21 @@ ctl_recv_body(void *sock, zmq_msg_t *f, int keep)
 	size_t sz = sizeof(more);
 
 	while (more) {
-		zmq_msg_t scratch, *m = n < keep ? &f[n] : &scratch;
-		zmq_msg_init(m);
+		zmq_msg_t scratch, *m;
+		zmq_msg_init(&scratch);
+		m = n < keep ? &f[n] : &scratch;
+		if (m != &scratch)
+			zmq_msg_init(m);
 		if (zmq_msg_recv(m, sock, 0) < 0) {
-			zmq_msg_close(m);
+			int i;
+			zmq_msg_close(&scratch);
+			for (i = 0; i <= n && i < keep; i++)
+				zmq_msg_close(&f[i]);
 			return -1;
 		}
 		if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) != 0)
 			more = 0;
-		if (m == &scratch)
-			zmq_msg_close(m);
+		zmq_msg_close(&scratch);
 		n++;
 	}
 	return n;

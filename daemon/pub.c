@@ -120,10 +120,13 @@ pub_new(void *zctx, const struct pub_opts *o, char *err, size_t errlen)
 		if (ctl_bind(p->sock, ep, o->ipc_mode, o->ipc_group, err,
 		    errlen) < 0)
 			goto fail;
-		if (strncmp(ep, "ipc:///", 7) == 0 &&
-		    (p->ipc_paths[p->n_ipc++] = strdup(ep + 6)) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
+		if (strncmp(ep, "ipc:///", 7) == 0) {
+			char *path = strdup(ep + 6);
+			if (path == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			p->ipc_paths[p->n_ipc++] = path;
 		}
 	}
 	explicit_bzero(sec, sizeof(sec));

@@ -254,8 +254,9 @@ print_value(const char *key, json_t *v, int indent)
 		const char *k;
 		json_t *e;
 		printf("%*s%s:\n", indent, "", key);
-		json_object_foreach(v, k, e)
+		json_object_foreach(v, k, e) {
 			print_value(k, e, indent + 2);
+		}
 		return;
 	}
 	if (json_is_string(v)) {
@@ -387,15 +388,17 @@ report(const struct opts *o, const char *cmd, json_t *r)
 		}
 		printf("%zu uncertain dot%s:", json_array_size(ids),
 		    json_array_size(ids) == 1 ? "" : "s");
-		json_array_foreach(ids, i, v)
+		json_array_foreach(ids, i, v) {
 			printf(" %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		}
 		printf("\n");
 		return EX_DONE;
 	}
 	printf("%s: ok\n", cmd);
-	json_object_foreach(r, k, v)
+	json_object_foreach(r, k, v) {
 		if (strcmp(k, "id") != 0 && strcmp(k, "ok") != 0)
 			print_value(k, v, 2);
+	}
 	return EX_DONE;
 }
 
@@ -790,7 +793,7 @@ cmd_relay(const struct opts *o, int argc, char **argv)
 	rc = quit ? EX_DONE : EX_FAILURE;
 	if (!quit) {
 		fprintf(stderr, "smpctl: relay: %s\n", zmq_strerror(errno));
-		pthread_kill(waiter, SIGTERM);
+		pthread_kill(waiter, SIGHUP);   /* one of those it waits for */
 	}
 	pthread_join(waiter, NULL);
 out:
