@@ -58,18 +58,26 @@ planning_load(const struct planner_config *cfg, const char *path,
     char *err, size_t errlen)
 {
 	struct planning *p = calloc(1, sizeof(*p));
-	char *copy, *line, *save = NULL;
+	char *copy = NULL, *line, *save = NULL;
 	unsigned lineno = 0;
 
-	(void)cfg; (void)path; (void)format; (void)diags;
-	p->text = malloc(len + 1);
-	memcpy(p->text, text, len);
-	p->text[len] = '\0';
+	(void)cfg; (void)format; (void)diags;
+	if (path != NULL) {
+		p->text = journal_read_file(path, &len, err, errlen);
+		if (p->text == NULL)
+			goto fail;
+	} else {
+		p->text = malloc(len + 1);
+		memcpy(p->text, text, len);
+		p->text[len] = '\0';
+	}
 	p->text_len = len;
-	p->hash = journal_hash(text, len);
+	p->hash = journal_hash(p->text, len);
 	snprintf(p->format, sizeof(p->format), "csv");
 	snprintf(p->source, sizeof(p->source), "<inline>");
 	p->plan = calloc(1, sizeof(*p->plan));
+	if (path != NULL)
+		snprintf(p->source, sizeof(p->source), "%s", path);
 	copy = strdup(p->text);
 	for (line = strtok_r(copy, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {

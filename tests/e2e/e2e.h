@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -36,7 +37,7 @@ struct e2e {
 	char sim_args[512];     /* extra smpsim arguments (faults) */
 };
 
-static double
+static inline double
 e2e_now(void)
 {
 	struct timespec ts;
@@ -45,7 +46,7 @@ e2e_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *
+static inline const char *
 e2e_bin(const char *name, char *buf, size_t len)
 {
 	const char *d = getenv("SMP_BIN_DIR");
@@ -66,7 +67,7 @@ e2e_bin(const char *name, char *buf, size_t len)
 	return buf;
 }
 
-static void
+static inline void
 e2e_init(struct e2e *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -90,7 +91,7 @@ e2e_init(struct e2e *e)
 }
 
 /* Starts smpsim and waits for "smpsim: listening on ...". */
-static void
+static inline void
 e2e_start_sim(struct e2e *e)
 {
 	char bin[512], origin[96], cmd[2048], line[512];
@@ -132,7 +133,7 @@ e2e_start_sim(struct e2e *e)
 	fclose(f);
 }
 
-static void
+static inline void
 e2e_write_config(struct e2e *e, const char *controller_extra)
 {
 	FILE *f = fopen(e->conf, "w");
@@ -153,7 +154,7 @@ e2e_write_config(struct e2e *e, const char *controller_extra)
 	fclose(f);
 }
 
-static void
+static inline void
 e2e_start_smpd(struct e2e *e)
 {
 	char bin[512];
@@ -173,7 +174,7 @@ e2e_start_smpd(struct e2e *e)
 	}
 }
 
-static void
+static inline void
 e2e_connect(struct e2e *e)
 {
 	int linger = 0, rcvtimeo = 10000;
@@ -193,7 +194,7 @@ e2e_connect(struct e2e *e)
 	ASSERT_EQ(zmq_connect(e->sub, e->pub_ep), 0);
 }
 
-static void
+static inline void
 e2e_disconnect(struct e2e *e)
 {
 	if (e->req != NULL)
@@ -205,7 +206,7 @@ e2e_disconnect(struct e2e *e)
 
 /* Receives one message (all frames); the last frame as a JSON object, the
  * first as the topic when topic != NULL. -1 on timeout. */
-static int
+static inline int
 e2e_recv(void *sock, int timeout_ms, char *topic, size_t topiclen,
     json_t **obj)
 {
@@ -242,7 +243,7 @@ e2e_recv(void *sock, int timeout_ms, char *topic, size_t topiclen,
 	return last != NULL ? 0 : -1;
 }
 
-static void
+static inline void
 e2e_note(struct e2e *e, const char *topic, json_t *o)
 {
 	if (strcmp(topic, "status") == 0) {
@@ -261,7 +262,7 @@ e2e_note(struct e2e *e, const char *topic, json_t *o)
 }
 
 /* Takes whatever the subscriber has, waiting at most ms for the first. */
-static void
+static inline void
 e2e_pump(struct e2e *e, int ms)
 {
 	char topic[32];
@@ -276,7 +277,7 @@ e2e_pump(struct e2e *e, int ms)
 
 /* Sends {"id":n,"cmd":cmd,...fields} and returns the reply (caller owns).
  * Status messages are taken meanwhile. */
-static json_t *
+static inline json_t *
 e2e_cmd(struct e2e *e, const char *cmd, json_t *fields)
 {
 	json_t *req = fields != NULL ? fields : json_object();
@@ -305,7 +306,7 @@ e2e_cmd(struct e2e *e, const char *cmd, json_t *fields)
 }
 
 /* A command that must succeed. */
-static void
+static inline void
 e2e_ok(struct e2e *e, const char *cmd, json_t *fields)
 {
 	json_t *r = e2e_cmd(e, cmd, fields);
@@ -317,7 +318,7 @@ e2e_ok(struct e2e *e, const char *cmd, json_t *fields)
 }
 
 /* Waits for the session to reach state (by status or transition). */
-static void
+static inline void
 e2e_wait_state(struct e2e *e, const char *state, double timeout_s)
 {
 	double deadline = e2e_now() + timeout_s;
@@ -331,7 +332,7 @@ e2e_wait_state(struct e2e *e, const char *state, double timeout_s)
 }
 
 /* Waits for an event of type (and op, when given) after index *from. */
-static json_t *
+static inline json_t *
 e2e_wait_event(struct e2e *e, const char *type, const char *op,
     size_t *from, double timeout_s)
 {
@@ -358,7 +359,7 @@ e2e_wait_event(struct e2e *e, const char *type, const char *op,
 }
 
 /* Waits for the controller to report Idle in a fresh status. */
-static void
+static inline void
 e2e_wait_idle(struct e2e *e, double timeout_s)
 {
 	double deadline = e2e_now() + timeout_s;
@@ -379,7 +380,7 @@ e2e_wait_idle(struct e2e *e, double timeout_s)
 }
 
 /* Home, set the work origin on the skin's origin, move above it. */
-static void
+static inline void
 e2e_prepare_machine(struct e2e *e)
 {
 	size_t from = json_array_size(e->events);
@@ -397,7 +398,7 @@ e2e_prepare_machine(struct e2e *e)
 }
 
 /* Writes a grid plan of nx*ny dots, spacing step mm, centred on 0. */
-static void
+static inline void
 e2e_write_plan(const char *path, int nx, int ny, double step)
 {
 	FILE *f = fopen(path, "w");
@@ -420,7 +421,7 @@ struct e2e_dot {
 };
 
 /* Reads the e2e plan's id,x,y,depth columns (our own writer's format). */
-static struct e2e_dot *
+static inline struct e2e_dot *
 e2e_read_plan(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "r");
@@ -459,7 +460,7 @@ struct e2e_skin {
  * skin origin) and counts what is wrong. allow[] (may be NULL) marks dots
  * that may be missing (uncertain ones).
  */
-static void
+static inline void
 e2e_check_skin(struct e2e *e, struct e2e_dot *dots, size_t n,
     struct e2e_skin *r)
 {
@@ -530,7 +531,7 @@ e2e_check_skin(struct e2e *e, struct e2e_dot *dots, size_t n,
 	}
 }
 
-static int
+static inline int
 e2e_wait_pid(pid_t pid, double timeout_s)
 {
 	double deadline = e2e_now() + timeout_s;
@@ -546,7 +547,7 @@ e2e_wait_pid(pid_t pid, double timeout_s)
 	return -1;
 }
 
-static void
+static inline void
 e2e_stop_all(struct e2e *e)
 {
 	e2e_disconnect(e);
