@@ -133,16 +133,23 @@ check_reachable(const char *ep)
 }
 
 static void *
-open_socket(const struct opts *o, int type, const char *ep, bool bind)
+open_socket(const struct opts *o, int type, const char *ep, bool bind,
+    bool immediate)
 {
 	void *s = zmq_socket(zctx, type);
-	int zero = 0;
+	int zero = 0, one = 1, hwm = 4;
 
 	if (s == NULL) {
 		fprintf(stderr, "smpctl: socket: %s\n", zmq_strerror(errno));
 		return NULL;
 	}
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	/* watch's control socket: a heartbeat or a pause that cannot go
+	 * now must fail now, not be queued and delivered late. */
+	if (immediate) {
+		zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
+		zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	}
 	if (o->curve && !bind &&
 	    (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, o->server, KEYS_Z85_LEN) ||
 	    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, o->pub, KEYS_Z85_LEN) ||
@@ -229,7 +236,7 @@ request(const struct opts *o, json_t *req, json_t **reply)
 		json_decref(req);
 		return EX_UNREACHABLE;
 	}
-	s = open_socket(o, ZMQ_DEALER, o->control, false);
+	s = open_socket(o, ZMQ_DEALER, o->control, false, false);
 	if (s == NULL) {
 		json_decref(req);
 		return EX_FAILURE;
@@ -755,7 +762,7 @@ cmd_relay(const struct opts *o, int argc, char **argv)
 	}
 	if (bind_ep == NULL || nconn == 0)
 		goto usage;
-	xpub = open_socket(&plain, ZMQ_XPUB, bind_ep, true);
+	xpub = open_socket(&plain, ZMQ_XPUB, bind_ep, true, false);
 	if (xpub == NULL)
 		goto out;
 	/* Every downstream subscription goes upstream, even a repeat, so
@@ -765,7 +772,8 @@ cmd_relay(const struct opts *o, int argc, char **argv)
 		if (strcmp(argv[i], "--connect") == 0) {
 			i++;
 			if (xsub == NULL) {
-				xsub = open_socket(o, ZMQ_XSUB, argv[i], false);
+				xsub = open_socket(o, ZMQ_XSUB, argv[i], false,
+				    false);
 				if (xsub == NULL)
 					goto out;
 			} else if (zmq_connect(xsub, argv[i]) != 0) {
@@ -891,7 +899,7 @@ watch_line(struct watch *w, char *buf, size_t len, int width)
 	json_t *st = w->status, *dots = json_object_get(st, "dots");
 	double done = num(dots, "delivered", 0), total = num(dots, "total", 0);
 	double el = num(st, "elapsed_s", -1), unc = num(dots, "uncertain", 0);
-	char bar[64], els[16], etas[16], head[64], tail[256], unc_s[48];
+	char bar[64], els[16], etas[16], head[256], tail[256], unc_s[48];
 	int i, fill, bw;
 
 	if (st == NULL) {
@@ -901,17 +909,18 @@ watch_line(struct watch *w, char *buf, size_t len, int width)
 	}
 	fmt_short(els, sizeof(els), el);
 	fmt_short(etas, sizeof(etas), num(st, "eta_s", -1));
-	snprintf(head, sizeof(head), "%-9s needle %-3s",
+	/* Deadman trouble goes up front, where a narrow terminal keeps it. */
+	snprintf(head, sizeof(head), "%-9s needle %-3s%s%s",
 	    jstr(st, "state", "?"),
-	    json_is_true(json_object_get(st, "needle")) ? "ON" : "off");
+	    json_is_true(json_object_get(st, "needle")) ? "ON" : "off",
+	    w->control_note ? " ! " : "",
+	    w->control_note ? w->control_note : "");
 	snprintf(unc_s, sizeof(unc_s), ", %.0f uncertain", unc);
 	snprintf(tail, sizeof(tail), "%.0f/%.0f %3.0f%% %4.0f/min  %s "
-	    "elapsed, %s left%s%s%s%s", done, total,
+	    "elapsed, %s left%s%s", done, total,
 	    total > 0 ? 100 * done / total : 0, el > 1 ? done * 60 / el : 0,
 	    els, etas, unc > 0 ? unc_s : "",
-	    w->lost ? "  (missed updates)" : "",
-	    w->control_note ? "  " : "",
-	    w->control_note ? w->control_note : "");
+	    w->lost ? "  (missed updates)" : "");
 	bw = width > 0 ? width - (int)strlen(head) - (int)strlen(tail) - 4 :
 	    20;
 	if (bw > 40)
@@ -1059,6 +1068,25 @@ watch_summary(struct watch *w)
 	return strcmp(state, "completed") == 0 ? EX_DONE : EX_REFUSED;
 }
 
+/* The pause key. The operator must know at once whether the pause went
+ * out; its reply shows up as an event line later. */
+static void
+watch_pause(struct watch *w, void *ctl)
+{
+	char text[96], line[200];
+
+	snprintf(text, sizeof(text), "{\"id\":\"key-%ld-%lu\",\"cmd\":"
+	    "\"pause\"}", (long)getpid(), ++req_counter);
+	if (ctl == NULL || zmq_send(ctl, text, strlen(text),
+	    ZMQ_DONTWAIT) < 0) {
+		snprintf(line, sizeof(line), "PAUSE NOT SENT: %s is not "
+		    "connected; use another console", w->o->control);
+		watch_event(w, line);
+		return;
+	}
+	watch_event(w, "pause sent");
+}
+
 static int
 cmd_watch(const struct opts *o, int argc, char **argv)
 {
@@ -1094,14 +1122,15 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 	w.tty = isatty(STDOUT_FILENO);
 	if (check_reachable(o->status) < 0)
 		return EX_UNREACHABLE;
-	sub = open_socket(o, ZMQ_SUB, o->status, false);
+	sub = open_socket(o, ZMQ_SUB, o->status, false, false);
 	if (sub == NULL)
 		goto out;
 	zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "status", 6);
 	zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "event", 5);
 	zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "dot", 3);
-	if (w.heartbeat_ms > 0 && check_reachable(o->control) == 0)
-		ctl = open_socket(o, ZMQ_DEALER, o->control, false);
+	/* Opened even with --no-heartbeat: the pause key needs it. */
+	if (check_reachable(o->control) == 0)
+		ctl = open_socket(o, ZMQ_DEALER, o->control, false, true);
 	if (w.heartbeat_ms > 0 && ctl == NULL)
 		w.control_note = "no heartbeat: control unreachable";
 	if (isatty(STDIN_FILENO))
@@ -1109,7 +1138,9 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 	if (w.tty)
 		printf("keys: p or space = pause, q = quit watching\n");
 	watch_draw(&w, true);
-	next_hb = hb_ok = now_s();
+	/* The first heartbeat once the connection had a moment to form. */
+	hb_ok = now_s();
+	next_hb = hb_ok + 0.1;
 	while (!quit) {
 		zmq_pollitem_t items[3];
 		int n = 0;
@@ -1118,13 +1149,15 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 		/* A heartbeat every period whatever became of the last one:
 		 * a reply lost to a daemon restart must not stop the
 		 * deadman. Replies are told apart by their "hb-" ids. */
-		if (ctl != NULL && t >= next_hb) {
+		if (ctl != NULL && w.heartbeat_ms > 0 && t >= next_hb) {
 			char text[96];
 			snprintf(text, sizeof(text), "{\"id\":\"hb-%ld-%lu\","
 			    "\"cmd\":\"heartbeat\"}", (long)getpid(),
 			    ++req_counter);
-			zmq_send(ctl, text, strlen(text), ZMQ_DONTWAIT);
-			if (t - hb_ok > 3.0 * w.heartbeat_ms / 1e3 + 0.5)
+			if (zmq_send(ctl, text, strlen(text), ZMQ_DONTWAIT) < 0)
+				w.control_note = "heartbeat not sent: control "
+				    "not connected";
+			else if (t - hb_ok > 3.0 * w.heartbeat_ms / 1e3 + 0.5)
 				w.control_note = "heartbeat unanswered";
 			next_hb = t + w.heartbeat_ms / 1e3;
 		}
@@ -1212,21 +1245,7 @@ cmd_watch(const struct opts *o, int argc, char **argv)
 				if (c == 'q' || c == 'Q') {
 					quit = 1;
 				} else if ((c == 'p' || c == 'P' || c == ' ')) {
-					json_t *req = new_request("pause");
-					char *text = json_dumps(req,
-					    JSON_COMPACT);
-					void *s = ctl;
-					if (s == NULL)
-						s = open_socket(o, ZMQ_DEALER,
-						    o->control, false);
-					if (s != NULL && text != NULL)
-						zmq_send(s, text, strlen(text),
-						    ZMQ_DONTWAIT);
-					if (ctl == NULL && s != NULL)
-						ctl = s;
-					watch_event(&w, "pause requested");
-					free(text);
-					json_decref(req);
+					watch_pause(&w, ctl);
 				}
 			}
 		}
