@@ -1737,6 +1737,11 @@ can_run(struct session *s, double now, char *code, size_t codelen, char *msg,
 	if (!s->have_status)
 		REFUSE("not_connected", "no status report from the controller "
 		    "yet");
+	/* The toolpath starts where the machine is: it must be standing. */
+	if (s->st.state != GRBL_STATE_IDLE || s->op != OP_NONE)
+		REFUSE("busy", "the machine is not at rest (controller %s%s%s)",
+		    grbl_state_name(s->st.state), s->op != OP_NONE ? ", " : "",
+		    s->op != OP_NONE ? s->op_name : "");
 	if (s->cfg->require_heartbeat &&
 	    (now - s->last_heartbeat) * 1000.0 > s->cfg->heartbeat_ms)
 		REFUSE("no_heartbeat", "no operator heartbeat in the last %d "
@@ -2019,6 +2024,9 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 			    "set-origin first");
 		if (s->op != OP_NONE)
 			REFUSE("busy", "%s is still under way", s->op_name);
+		if (!s->have_status || s->st.state != GRBL_STATE_IDLE)
+			REFUSE("busy", "the machine is not at rest (controller "
+			    "%s)", grbl_state_name(s->st.state));
 		if (stream_start(s, true, now, err, sizeof(err)) != 0)
 			REFUSE("preflight_failed", "%s", err);
 		s->gen = (s->gen + 1) & 0x7fffff;

@@ -1,0 +1,250 @@
+/*
+ * End to end, the controller's faults (smpsim --fault, docs/smpsim.md) and
+ * the operator's: the link closes mid-session, the controller stalls, resets
+ * by itself, raises an alarm, drops or corrupts bytes, and the supervising
+ * client stops sending heartbeats. After each fault the test waits for the
+ * safe stop, does what an operator would (home after an alarm, acknowledge
+ * the uncertain dots), resumes, and repeats until the session completes.
+ * The skin log must then show no dot twice, nothing sideways in the skin,
+ * every certain dot exactly once, and the needle off; the published events
+ * must name every uncertain dot; the needle must have gone off within a
+ * bounded time of each fault.
+ */
+#include "e2e/e2e.h"
+
+#define MAX_ROUNDS 12
+
+struct outcome {
+	json_t *uncertain;   /* every id reported uncertain */
+	int faults;          /* times the session stopped on its own */
+};
+
+static void
+prepare(struct e2e *e, int nx, int ny)
+{
+	size_t from;
+	json_t *ev;
+
+	e2e_write_plan(e->plan, nx, ny, 1.0);
+	e2e_ok(e, "load", json_pack("{s:s}", "plan", e->plan));
+	e2e_prepare_machine(e);
+	from = json_array_size(e->events);
+	e2e_ok(e, "preflight", NULL);
+	ev = e2e_wait_event(e, "done", "preflight", &from, 120);
+	ASSERT_MSG(json_is_true(json_object_get(ev, "ok")), "preflight: %s",
+	    json_string_value(json_object_get(ev, "message")));
+	e2e_wait_state(e, "ready", 5);
+}
+
+/* Runs the session to its end through whatever faults come. */
+static void
+run_through(struct e2e *e, struct outcome *o, bool heartbeat, double fault_s,
+    const char *first)
+{
+	size_t from = json_array_size(e->events);
+	int rounds = 0;
+	double next_hb = 0;
+
+	o->uncertain = json_array();
+	if (heartbeat)
+		e2e_ok(e, "heartbeat", NULL);
+	e2e_ok(e, first, NULL);
+	for (;;) {
+		json_t *ev;
+		const char *type;
+		double t_stop;
+
+		e2e_pump(e, 20);
+		if (heartbeat && e2e_now() >= next_hb) {
+			e2e_ok(e, "heartbeat", NULL);
+			next_hb = e2e_now() + 0.5;
+		}
+		if (from >= json_array_size(e->events))
+			continue;
+		ev = json_array_get(e->events, from++);
+		type = json_string_value(json_object_get(ev, "type"));
+		if (strcmp(type, "uncertain") == 0 ||
+		    strcmp(type, "recovered") == 0)
+			json_array_extend(o->uncertain, json_object_get(ev,
+			    "ids"));
+		if (strcmp(type, "session_end") == 0) {
+			ASSERT_STR_EQ(json_string_value(json_object_get(ev,
+			    "result")), "completed");
+			return;
+		}
+		if (strcmp(type, "transition") != 0)
+			continue;
+		if (strcmp(json_string_value(json_object_get(ev, "to")),
+		    "faulted") != 0 &&
+		    strcmp(json_string_value(json_object_get(ev, "to")),
+		    "paused") != 0)
+			continue;
+		/* Stopped on its own: wait for the needle to be off and the
+		 * machine at rest, within a bounded time. */
+		o->faults++;
+		ASSERT_LT(++rounds, MAX_ROUNDS);
+		t_stop = e2e_now();
+		for (;;) {
+			json_t *r = e2e_cmd(e, "status", NULL);
+			json_t *st = json_object_get(r, "status");
+			bool needle = json_is_true(json_object_get(st, "needle"));
+			bool up = strcmp(json_string_value(json_object_get(st,
+			    "link")), "up") == 0;
+			const char *c = json_string_value(json_object_get(st,
+			    "controller"));
+			bool settled = !needle && up && c != NULL &&
+			    (strcmp(c, "Idle") == 0 || strcmp(c, "Alarm") == 0);
+			bool homed = json_is_true(json_object_get(st, "homed"));
+			json_decref(r);
+			if (settled) {
+				/* The operator: home if needed, settle the
+				 * uncertain dots, resume. */
+				if (!homed) {
+					size_t f2 = json_array_size(e->events);
+					e2e_ok(e, "home", NULL);
+					e2e_wait_event(e, "done", "home", &f2,
+					    60);
+				}
+				r = e2e_cmd(e, "list-uncertain", NULL);
+				if (json_array_size(json_object_get(r, "ids")))
+					e2e_ok(e, "ack-uncertain", NULL);
+				json_decref(r);
+				if (heartbeat)
+					e2e_ok(e, "heartbeat", NULL);
+				r = e2e_cmd(e, "resume", NULL);
+				if (json_is_true(json_object_get(r, "ok"))) {
+					json_decref(r);
+					break;
+				}
+				json_decref(r);
+			}
+			ASSERT_MSG(e2e_now() - t_stop < fault_s, "not settled "
+			    "%.0f s after the fault; see %s", fault_s,
+			    e->smpd_log);
+			e2e_pump(e, 100);
+		}
+	}
+}
+
+static void
+check(struct e2e *e, struct outcome *o)
+{
+	struct e2e_dot *dots;
+	struct e2e_skin sk;
+	size_t n, i, j, missing_certain = 0;
+
+	dots = e2e_read_plan(e->plan, &n);
+	e2e_check_skin(e, dots, n, &sk);
+	ASSERT_EQ(sk.twice, 0);
+	ASSERT_EQ(sk.stray, 0);
+	ASSERT_EQ(sk.lateral, 0);
+	ASSERT_EQ(sk.bad_depth, 0);
+	ASSERT(!sk.needle_on_at_end);
+	for (i = 0; i < n; i++) {
+		bool unc = false;
+		for (j = 0; j < json_array_size(o->uncertain); j++)
+			if (json_integer_value(json_array_get(o->uncertain,
+			    j)) == dots[i].id)
+				unc = true;
+		if (dots[i].hits == 0 && !unc) {
+			fprintf(stderr, "dot %ld missing, never reported "
+			    "uncertain\n", dots[i].id);
+			missing_certain++;
+		}
+	}
+	ASSERT_EQ(missing_certain, 0);
+	free(dots);
+	json_decref(o->uncertain);
+}
+
+static void
+fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
+    int min_faults)
+{
+	struct e2e e;
+	struct outcome o;
+
+	e2e_init(&e);
+	snprintf(e.sim_args, sizeof(e.sim_args), "%s", sim_args);
+	if (heartbeat)
+		snprintf(e.extra_conf, sizeof(e.extra_conf),
+		    "  require_heartbeat = true;\n");
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	prepare(&e, nx, ny);
+	run_through(&e, &o, heartbeat, 30, "start");
+	ASSERT_GE(o.faults, min_faults);
+	e2e_stop_all(&e);
+	check(&e, &o);
+}
+
+TEST_T(e2e_fault_alarm, 120)
+{
+	fault_case("--fault alarm@t=+20,code=1", 15, 12, false, 1);
+}
+
+TEST_T(e2e_fault_self_reset, 120)
+{
+	fault_case("--fault reset@t=+20", 15, 12, false, 1);
+}
+
+TEST_T(e2e_fault_stall, 120)
+{
+	fault_case("--fault stall@t=+20,for=3", 15, 12, false, 1);
+}
+
+TEST_T(e2e_fault_link_closes, 120)
+{
+	fault_case("--fault close@t=+20", 15, 12, false, 1);
+}
+
+TEST_T(e2e_fault_corrupt_and_drop, 180)
+{
+	fault_case("--seed 7 --fault corrupt-rx=0.0005 --fault drop-tx=0.0005",
+	    15, 12, false, 0);
+}
+
+TEST_T(e2e_heartbeat_stops, 120)
+{
+	struct e2e e;
+	struct outcome o;
+	size_t from;
+	json_t *ev;
+	double t0, t_paused;
+
+	e2e_init(&e);
+	snprintf(e.extra_conf, sizeof(e.extra_conf),
+	    "  require_heartbeat = true;\n");
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	prepare(&e, 15, 12);
+	/* Without a heartbeat the session does not even start. */
+	ev = e2e_cmd(&e, "start", NULL);
+	ASSERT(json_is_false(json_object_get(ev, "ok")));
+	ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(ev,
+	    "error"), "code")), "no_heartbeat");
+	json_decref(ev);
+	e2e_ok(&e, "heartbeat", NULL);
+	from = json_array_size(e.events);
+	e2e_ok(&e, "start", NULL);
+	/* The supervising console goes quiet. */
+	t0 = e2e_now();
+	e2e_wait_state(&e, "paused", 10);
+	t_paused = e2e_now() - t0;
+	/* heartbeat_ms = 2000, plus the safe stop. */
+	ASSERT_LT(t_paused, 4.0);
+	ASSERT_GT(t_paused, 1.5);
+	ev = e2e_wait_event(&e, "transition", NULL, &from, 1);
+	(void)ev;
+	ASSERT(json_is_false(json_object_get(e.last_status, "needle")));
+	/* The operator comes back: the rest is delivered. */
+	run_through(&e, &o, true, 30, "resume");
+	e2e_stop_all(&e);
+	check(&e, &o);
+}
+
+TEST_MAIN()
