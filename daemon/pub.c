@@ -40,6 +40,7 @@ struct pub {
 	struct pub_topic topics[PUB_MAX_TOPICS];
 	int n_topics;
 	uint64_t dropped;
+	char *keys_dir;            /* curve: the allowlist, "" = open */
 	char **ipc_paths;
 	size_t n_ipc;
 };
@@ -92,6 +93,12 @@ pub_new(void *zctx, const struct pub_opts *o, char *err, size_t errlen)
 		if (keys_read(o->server_secret_key, pub, sec, e2,
 		    sizeof(e2)) < 0) {
 			snprintf(err, errlen, "status: %s", e2);
+			goto fail;
+		}
+		p->keys_dir = strdup(o->client_keys_dir ? o->client_keys_dir :
+		    "");
+		if (p->keys_dir == NULL) {
+			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
 		p->zap = zap_get(zctx, err, errlen);
@@ -159,6 +166,7 @@ pub_destroy(struct pub **pp)
 	}
 	free(p->ipc_paths);
 	free(p->machine_id);
+	free(p->keys_dir);
 	free(p);
 }
 
@@ -284,4 +292,13 @@ uint64_t
 pub_dropped(const struct pub *p)
 {
 	return p->dropped;
+}
+
+int
+pub_reload_keys(struct pub *p, char *err, size_t errlen)
+{
+	if (p->zap == NULL)
+		return 0;
+	return zap_set_domain(p->zap, ZAP_DOMAIN_STATUS, p->keys_dir, err,
+	    errlen);
 }

@@ -47,4 +47,10 @@ int pub_send(struct pub *p, const char *topic, json_t *obj);
 /* Messages dropped so far because a send would have blocked. */
 uint64_t pub_dropped(const struct pub *p);
 
+/* With curve: re-reads the status allowlist (SIGHUP). Applies to new
+ * connections; a subscriber already connected keeps its stream until it
+ * reconnects (XPUB cannot filter per subscriber). 0, or -1 with the old list
+ * kept and the reason in err. Without curve: 0. */
+int pub_reload_keys(struct pub *p, char *err, size_t errlen);
+
 #endif /* SMP_DAEMON_PUB_H */

@@ -433,12 +433,95 @@ TEST(curve_status_socket)
 	}
 	ASSERT_GE(got_good, 3);
 	ASSERT_EQ(got_plain, 0);
+	/* Open domain: a reload of "" is a no-op success. */
+	ASSERT_EQ(pub_reload_keys(p, err, sizeof(err)), 0);
 	zmq_close(good);
 	zmq_close(plain);
 	pub_destroy(&p);
 	zmq_ctx_term(zctx);
 	snprintf(base, sizeof(base), "rm -rf %s", dir);
 	ASSERT_EQ(system(base), 0);
+}
+
+static void *
+curve_sub(void *zctx, const char *ep, const char *srv, const char *pub,
+    const char *sec)
+{
+	void *s = zmq_socket(zctx, ZMQ_SUB);
+	int zero = 0;
+
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, srv, 40);
+	zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40);
+	zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40);
+	zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+	ASSERT_EQ(zmq_connect(s, ep), 0);
+	return s;
+}
+
+/* Publishes for ms and counts what each subscriber got. */
+static void
+pump(struct pub *p, void **subs, int *got, int n, int ms)
+{
+	int i, k;
+
+	for (i = 0; i < ms / 10; i++) {
+		zmq_pollitem_t items[4];
+		char buf[512];
+		int m = pub_pollitems(p, items, 4);
+		zmq_poll(items, m, 10);
+		pub_handle(p);
+		pub_send(p, "status", json_object());
+		for (k = 0; k < n; k++)
+			while (zmq_recv(subs[k], buf, sizeof(buf),
+			    ZMQ_DONTWAIT) >= 0)
+				got[k]++;
+	}
+}
+
+TEST(curve_status_allowlist_and_reload)
+{
+	struct sec s;
+	char err[256], keyfile[160], ep[160], path[200];
+	const char *eps[1];
+	struct pub_opts o = { 0 };
+	struct pub *p;
+	void *subs[3];
+	int got[3] = { 0, 0, 0 };
+
+	/* sec_up makes the keys and a control socket; the status socket
+	 * shares its context, so both domains share one ZAP handler. */
+	sec_up(&s, "ipc");
+	snprintf(keyfile, sizeof(keyfile), "%s/server.key", s.dir);
+	snprintf(ep, sizeof(ep), "ipc://%s/status", s.dir);
+	eps[0] = ep;
+	o.endpoints = eps;
+	o.n_endpoints = 1;
+	o.curve = true;
+	o.server_secret_key = keyfile;
+	o.client_keys_dir = s.allow;       /* alice only */
+	o.machine_id = "m";
+	p = pub_new(s.zctx, &o, err, sizeof(err));
+	ASSERT_MSG(p != NULL, "%s", err);
+	subs[0] = curve_sub(s.zctx, ep, s.srv_pub, s.alice_pub, s.alice_sec);
+	subs[1] = curve_sub(s.zctx, ep, s.srv_pub, s.bob_pub, s.bob_sec);
+	pump(p, subs, got, 2, 500);
+	ASSERT_GT(got[0], 0);
+	ASSERT_EQ(got[1], 0);
+	/* Alice removed: after the reload a new connection gets nothing. */
+	snprintf(path, sizeof(path), "%s/alice.pub", s.allow);
+	ASSERT_EQ(unlink(path), 0);
+	ASSERT_EQ(pub_reload_keys(p, err, sizeof(err)), 0);
+	subs[2] = curve_sub(s.zctx, ep, s.srv_pub, s.alice_pub, s.alice_sec);
+	pump(p, subs, got, 3, 500);
+	ASSERT_EQ(got[2], 0);
+	/* The control domain is untouched by the status reload. */
+	ASSERT_EQ(ctl_allowed_count(s.ctl), 1);
+	zmq_close(subs[0]);
+	zmq_close(subs[1]);
+	zmq_close(subs[2]);
+	pub_destroy(&p);
+	sec_down(&s);
 }
 
 TEST_MAIN()
