@@ -424,10 +424,15 @@ main(int argc, char *argv[])
 		if (reload) {
 			reload = 0;
 			if (ctl_reload_keys(d->ctl) != 0)
-				log_warnx("SIGHUP: client keys not reloaded, "
-				    "the old list stays");
+				log_warnx("SIGHUP: control keys not reloaded, "
+				    "the old list stays: %s",
+				    ctl_reload_error(d->ctl));
 			else
-				log_info("SIGHUP: client keys reloaded");
+				log_info("SIGHUP: control keys reloaded (%zu "
+				    "allowed)", ctl_allowed_count(d->ctl));
+			if (pub_reload_keys(d->pub, err, sizeof(err)) != 0)
+				log_warnx("SIGHUP: status keys not reloaded, "
+				    "the old list stays: %s", err);
 		}
 		now = mono_now();
 		if (wd_usec > 0 && now >= wd_next) {
