@@ -77,6 +77,7 @@ enum preflight_phase {
 	PF_CHECK_ON,     /* `$C` sent */
 	PF_STREAM,       /* the program streams in check mode */
 	PF_CHECK_OFF,    /* `$C` sent again, waiting for the reset banner */
+	PF_AFTER_RESET,  /* banner seen, waiting for a report */
 };
 
 #define QUEUE_CAP 32
@@ -155,6 +156,7 @@ struct session {
 	enum session_state op_return;
 	char op_name[16];
 	enum preflight_phase pf;
+	double pf_t;
 
 	/* the safe stop */
 	enum stop_phase stop;
@@ -1227,11 +1229,12 @@ session_link_up(struct session *s, const struct link_info *info, double now)
 		    now);
 		return;
 	}
+	/* A machine with homing switches greets locked: that is its normal
+	 * start, not a fault; home (or unlock) is the next step. */
 	if (s->state == SS_CONNECTING || s->state == SS_DISCONNECTED ||
 	    (s->state == SS_FAULTED && !s->alarm))
-		transition(s, s->alarm ? SS_FAULTED : rest_state(s),
-		    s->alarm ? "controller in alarm at connect: home or unlock"
-		    : "controller connected");
+		transition(s, rest_state(s), s->alarm ? "controller connected, "
+		    "locked: home (or unlock) first" : "controller connected");
 }
 
 void
@@ -1297,6 +1300,27 @@ op_done(struct session *s, bool ok, const char *fmt, ...)
 }
 
 static void
+preflight_finish(struct session *s)
+{
+	s->pf = PF_NONE;
+	if (s->sm.failed) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", s->sm.fail_msg);
+		stream_free(&s->sm);
+		snprintf(s->op_name, sizeof(s->op_name), "preflight");
+		op_done(s, false, "preflight failed: %s", msg);
+		transition(s, SS_LOADED, "preflight failed: %s", msg);
+	} else {
+		stream_free(&s->sm);
+		s->preflight_ok = true;
+		snprintf(s->op_name, sizeof(s->op_name), "preflight");
+		op_done(s, true, "preflight passed: the whole program ran "
+		    "through check mode");
+		transition(s, SS_READY, "preflight passed");
+	}
+}
+
+static void
 on_status(struct session *s, const struct grbl_status *st, double now)
 {
 	bool was_alarm = s->alarm;
@@ -1317,6 +1341,8 @@ on_status(struct session *s, const struct grbl_status *st, double now)
 		event(s, "origin", "the controller's work offset matches the "
 		    "journal's: origin confirmed");
 	}
+	if (s->pf == PF_AFTER_RESET && now > s->pf_t)
+		preflight_finish(s);
 	switch (s->stop) {
 	case STOP_HOLD:
 		if ((st->state == GRBL_STATE_HOLD && st->substate == 0) ||
@@ -1377,8 +1403,10 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 	}
 	if (kind >= K_HOME) {
 		if (s->op != OP_NONE && ev->tag == s->op_tag) {
-			if (s->op == OP_HOME && ok)
+			if (s->op == OP_HOME && ok) {
 				s->homed = true;
+				s->alarm = false; /* homing unlocks */
+			}
 			if (s->op == OP_UNLOCK && ok) {
 				s->alarm = false;
 				if (s->state == SS_FAULTED && !s->active &&
@@ -1537,26 +1565,10 @@ session_grbl_event(struct session *s, const struct grbl_event *ev, double now)
 			break;
 		}
 		if (s->pf == PF_CHECK_OFF) {
-			s->pf = PF_NONE;
-			if (s->sm.failed) {
-				char msg[256];
-				snprintf(msg, sizeof(msg), "%s",
-				    s->sm.fail_msg);
-				stream_free(&s->sm);
-				snprintf(s->op_name, sizeof(s->op_name),
-				    "preflight");
-				op_done(s, false, "preflight failed: %s", msg);
-				transition(s, SS_LOADED, "preflight failed: %s",
-				    msg);
-			} else {
-				stream_free(&s->sm);
-				s->preflight_ok = true;
-				snprintf(s->op_name, sizeof(s->op_name),
-				    "preflight");
-				op_done(s, true, "preflight passed: the whole "
-				    "program ran through check mode");
-				transition(s, SS_READY, "preflight passed");
-			}
+			/* Decided on the first report after the reset, so
+			 * that start sees the controller out of Check. */
+			s->pf = PF_AFTER_RESET;
+			s->pf_t = now;
 			break;
 		}
 		/* The controller reset by itself: anything it was doing is

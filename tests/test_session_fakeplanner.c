@@ -86,7 +86,8 @@ planning_load(const struct planner_config *cfg, const char *path,
 		int dw;
 		char *end;
 		lineno++;
-		if (lineno == 1)
+		if (line[0] == '#' || strncmp(line, "id,", 3) == 0 ||
+		    strncmp(line, "x,", 2) == 0)
 			continue;
 		memset(&d, 0, sizeof(d));
 		if (sscanf(line, "%ld,%lf,%lf,%lf,%d", &id, &d.x_mm, &d.y_mm,
