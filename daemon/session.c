@@ -1221,12 +1221,13 @@ session_link_up(struct session *s, const struct link_info *info, double now)
 		 * it, stop it the safe way before anything else. */
 		enum session_state target = s->stop != STOP_NONE ?
 		    s->stop_target : s->active ? SS_PAUSED : SS_FAULTED;
+		char cause[256];
+		snprintf(cause, sizeof(cause), "%s", s->stop_cause[0] ?
+		    s->stop_cause : "controller connected");
 		if (s->state == SS_CONNECTING || s->state == SS_DISCONNECTED)
 			transition(s, SS_PAUSING, "controller back: safe stop");
 		s->stop = STOP_NONE;
-		stop_begin(s, target, STOP_HOLD, false,
-		    s->stop_cause[0] ? s->stop_cause : "controller connected",
-		    now);
+		stop_begin(s, target, STOP_HOLD, false, cause, now);
 		return;
 	}
 	/* A machine with homing switches greets locked: that is its normal

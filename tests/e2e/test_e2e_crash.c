@@ -118,10 +118,10 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 	e2e_write_config(&e, NULL);
 	e2e_start_smpd(&e);
 	e2e_connect(&e);
-	start_session(&e, 30, 20);
+	start_session(&e, 50, 40);
 	while (!done) {
 		/* Let it run a random while, then kill it mid-flight. */
-		double until = e2e_now() + 0.05 + (rand_r(&seed) % 400) / 1000.0;
+		double until = e2e_now() + 0.02 + (rand_r(&seed) % 200) / 1000.0;
 		from = json_array_size(e.events);
 		while (e2e_now() < until && !done) {
 			e2e_pump(&e, 20);
