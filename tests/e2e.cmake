@@ -11,3 +11,9 @@ if(TARGET smpd AND TARGET smpsim)
     LIBS PkgConfig::ZMQ PkgConfig::JANSSON ${MATH_LIB}
     TIMEOUT 600 DEPENDS smpd smpsim LABELS e2e)
 endif()
+
+if(TARGET smpd AND TARGET smpsim)
+  smp_test(test_e2e_faults SOURCES e2e/test_e2e_faults.c
+    LIBS PkgConfig::ZMQ PkgConfig::JANSSON ${MATH_LIB}
+    TIMEOUT 600 DEPENDS smpd smpsim LABELS e2e)
+endif()

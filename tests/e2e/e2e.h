@@ -111,9 +111,10 @@ e2e_start_sim(struct e2e *e)
 		if (logfd >= 0)
 			dup2(logfd, 2);
 		close(fds[0]);
-		snprintf(cmd, sizeof(cmd), "exec %s --speed max --link %s "
-		    "--skin-log %s --skin-origin %s %s", bin, e->pty, e->skin,
-		    origin, e->sim_args);
+		snprintf(cmd, sizeof(cmd), "exec %s %s --link %s "
+		    "--skin-log %s --skin-origin %s %s", bin,
+		    strstr(e->sim_args, "--speed") ? "" : "--speed max",
+		    e->pty, e->skin, origin, e->sim_args);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}

@@ -74,11 +74,20 @@ run_through(struct e2e *e, struct outcome *o, bool heartbeat, double fault_s,
 		}
 		if (strcmp(type, "transition") != 0)
 			continue;
-		if (strcmp(json_string_value(json_object_get(ev, "to")),
-		    "faulted") != 0 &&
-		    strcmp(json_string_value(json_object_get(ev, "to")),
-		    "paused") != 0)
-			continue;
+		/* A stop of a running session (not, say, homing -> faulted
+		 * after an alarm was already handled). */
+		{
+			const char *to = json_string_value(json_object_get(ev,
+			    "to"));
+			const char *fr = json_string_value(json_object_get(ev,
+			    "from"));
+			if ((strcmp(to, "faulted") != 0 &&
+			    strcmp(to, "paused") != 0) ||
+			    (strcmp(fr, "running") != 0 &&
+			    strcmp(fr, "resuming") != 0 &&
+			    strcmp(fr, "pausing") != 0))
+				continue;
+		}
 		/* Stopped on its own: wait for the needle to be off and the
 		 * machine at rest, within a bounded time. */
 		o->faults++;
@@ -182,22 +191,22 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 
 TEST_T(e2e_fault_alarm, 120)
 {
-	fault_case("--fault alarm@t=+20,code=1", 15, 12, false, 1);
+	fault_case("--speed 20 --fault alarm@t=30,code=1", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_self_reset, 120)
 {
-	fault_case("--fault reset@t=+20", 15, 12, false, 1);
+	fault_case("--speed 20 --fault reset@t=30", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_stall, 120)
 {
-	fault_case("--fault stall@t=+20,for=3", 15, 12, false, 1);
+	fault_case("--speed 20 --fault stall@t=30,for=3", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_link_closes, 120)
 {
-	fault_case("--fault close@t=+20", 15, 12, false, 1);
+	fault_case("--speed 20 --fault close@t=30", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_corrupt_and_drop, 180)
