@@ -795,6 +795,29 @@ answer(struct grbl *g, const char *line, bool ok, int code)
 	}
 }
 
+/* A line the engine does not recognise. GRBL sends nothing but answers,
+ * reports, [...] feedback, settings, banners and startup-line results
+ * (">G21:ok"), so anything else while lines are in flight may be a mangled
+ * answer: later answers would then be matched one line late (a line credited
+ * only once a later line's answer came, so never before it ran) and an
+ * error:N could be credited as ok. Flag it; the caller decides. */
+static void
+other(struct grbl *g, const char *s, size_t len)
+{
+	struct grbl_event *ev;
+	bool benign = (s[0] == '<' && s[len - 1] == '>') ||
+	    (s[0] == '[' && s[len - 1] == ']') || s[0] == '>';
+
+	if ((ev = ev_push(g, GRBL_EV_OTHER)) == NULL)
+		return;
+	text_copy(ev->text, sizeof(ev->text), s, len);
+	if (g->lines_n > 0 && (!benign || g->rx_truncated)) {
+		ev->code = GRBL_OTHER_SUSPECT;
+		ev->tag = g->lines[g->lines_head].tag;
+		ev->tagged = true;
+	}
+}
+
 /* Parses "$N=V" exactly. */
 static int
 parse_setting(const char *s, long *n, double *v)
@@ -819,25 +842,25 @@ handle_line(struct grbl *g, const char *s, size_t len)
 	double v;
 
 	if (g->rx_truncated) {
-		ev_text(g, GRBL_EV_OTHER, s, len);
+		other(g, s, len);
 		return;
 	}
 	if (strcmp(s, "ok") == 0) {
 		answer(g, s, true, 0);
 	} else if (has_prefix(s, "error:")) {
 		if (parse_uint(s + 6, s + len, &n) < 0 || n > 255)
-			ev_text(g, GRBL_EV_OTHER, s, len);
+			other(g, s, len);
 		else
 			answer(g, s, false, (int)n);
 	} else if (has_prefix(s, "ALARM:")) {
 		if (parse_uint(s + 6, s + len, &n) < 0 || n > 255) {
-			ev_text(g, GRBL_EV_OTHER, s, len);
+			other(g, s, len);
 		} else if ((ev = ev_push(g, GRBL_EV_ALARM)) != NULL) {
 			ev->code = (int)n;
 		}
 	} else if (s[0] == '<') {
 		if (grbl_parse_status(s, &g->status) < 0) {
-			ev_text(g, GRBL_EV_OTHER, s, len);
+			other(g, s, len);
 		} else if ((ev = ev_push(g, GRBL_EV_STATUS)) != NULL) {
 			ev->status = g->status;
 		}
@@ -858,7 +881,7 @@ handle_line(struct grbl *g, const char *s, size_t len)
 		g->flushed = false;
 		ev_text(g, GRBL_EV_BANNER, s, len);
 	} else {
-		ev_text(g, GRBL_EV_OTHER, s, len);
+		other(g, s, len);
 	}
 }
 

@@ -74,8 +74,17 @@ enum grbl_event_kind {
 	GRBL_EV_FEEDBACK,  /* text: the inside of other [...] lines ($I, $G,
 	                      $#, ...), e.g. "VER:1.1h.20190830:" */
 	GRBL_EV_SETTING,   /* setting, value: one "$N=V" line of `$$` */
-	GRBL_EV_OTHER,     /* text: a line the engine did not recognise */
+	GRBL_EV_OTHER,     /* text: a line the engine did not recognise;
+	                      code GRBL_OTHER_SUSPECT when it may be a
+	                      mangled answer (see below), else 0 */
 };
+
+/* GRBL_EV_OTHER's code when the line came while lines were in flight and is
+ * not report-shaped: it may have been an ok or error:N mangled on the wire,
+ * so later answers may be matched one line late (never early) and an error
+ * may go unseen. tag: the oldest line in flight. A cautious caller stops
+ * streaming and resets. Extension. */
+#define GRBL_OTHER_SUSPECT 1
 
 struct grbl_event {
 	enum grbl_event_kind kind;

@@ -634,6 +634,44 @@ TEST(settings_and_feedback_lines)
 	grbl_destroy(&g);
 }
 
+TEST(mangled_answers_are_suspect)
+{
+	struct grbl *g = grbl_new(128);
+	struct grbl_event ev;
+
+	/* Nothing in flight: noise is just noise. */
+	feed(g, "o k\r\n");
+	ev = next_ev(g);
+	ASSERT_EQ(ev.kind, GRBL_EV_OTHER);
+	ASSERT_EQ(ev.code, 0);
+	ASSERT_EQ(grbl_send_line(g, "G4 P0.1", 41), 0);
+	ASSERT_EQ(grbl_send_line(g, "G0 Z1", 42), 0);
+	/* In flight: a line that could have been an answer is flagged, with
+	 * the line whose answer it may have been. */
+	feed(g, "o k\r\nerrr:20\r\nokok\r\n[MSG:x\r\n");
+	for (int i = 0; i < 4; i++) {
+		ev = next_ev(g);
+		ASSERT_EQ(ev.kind, GRBL_EV_OTHER);
+		ASSERT_EQ(ev.code, GRBL_OTHER_SUSPECT);
+		ASSERT(ev.tagged);
+		ASSERT_EQ(ev.tag, 41);
+	}
+	/* Report-shaped junk and startup-line results are not answers. */
+	feed(g, "<Idle|bad>\r\n[FOO:1]\r\n>G21:ok\r\n");
+	for (int i = 0; i < 3; i++) {
+		ev = next_ev(g);
+		ASSERT_EQ(ev.kind, i == 1 ? GRBL_EV_FEEDBACK : GRBL_EV_OTHER);
+		ASSERT_EQ(ev.code, 0);
+	}
+	/* Matching itself is unchanged: answers still pop in order. */
+	feed(g, "ok\r\n");
+	ev = next_ev(g);
+	ASSERT_EQ(ev.kind, GRBL_EV_OK);
+	ASSERT_EQ(ev.tag, 41);
+	no_more(g);
+	grbl_destroy(&g);
+}
+
 TEST(overlong_and_binary_lines)
 {
 	struct grbl *g = grbl_new(128);
