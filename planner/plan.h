@@ -33,7 +33,11 @@ struct plan {
 	size_t n;
 	size_t cap;
 	char *source;       /* file name or "<inline>", for messages */
+	uint8_t format;     /* PLAN_FORMAT_*: how src_line reads in messages */
 };
+
+#define PLAN_FORMAT_CSV 0
+#define PLAN_FORMAT_JSON 1
 
 enum diag_severity { DIAG_ERROR = 0, DIAG_WARNING = 1 };
 
@@ -74,5 +78,45 @@ struct plan *plan_new(const char *source);
 void plan_destroy(struct plan **p);
 /* Appends a dot (copied). 0, or -1 on allocation failure. */
 int plan_push(struct plan *p, const struct dot *d);
+
+struct planner_config;
+struct surface;
+
+/*
+ * Readers. Each parses the whole input, records every finding in dl (with
+ * line and column, or JSON path) and returns a plan only when there was no
+ * error: nothing is ever partly loaded. Defaults from cfg fill omitted
+ * fields (dwell, depth). The reader checks syntax and per-field values
+ * (finite numbers, depth range, ids); plan_validate() checks the whole plan.
+ * source names the input in messages ("<inline>" for a buffer).
+ */
+struct plan *plan_read_csv_mem(const char *buf, size_t len,
+    const char *source, const struct planner_config *cfg,
+    struct diag_list *dl);
+struct plan *plan_read_json_mem(const char *buf, size_t len,
+    const char *source, const struct planner_config *cfg,
+    struct diag_list *dl);
+/* format "csv", "json" or NULL (guess: '{' as the first non-blank byte is
+ * JSON, anything else CSV). Rejects input with NUL or non-text bytes. */
+struct plan *plan_read_mem(const char *buf, size_t len, const char *source,
+    const char *format, const struct planner_config *cfg,
+    struct diag_list *dl);
+/* Reads a file; the format comes from the extension (.csv, .json), else
+ * from the content as plan_read_mem. */
+struct plan *plan_read_file(const char *path,
+    const struct planner_config *cfg, struct diag_list *dl);
+/* Same as plan_read_file for CSV only. */
+struct plan *plan_read_csv(const char *path, const struct planner_config *cfg,
+    struct diag_list *dl);
+
+/*
+ * Whole-plan checks: empty plan, max dots, depth in (0, max_depth], every
+ * dot inside the envelope (x, y, its skin z, and its bottom), duplicate ids,
+ * spacing (error or warning by cfg->spacing). Dots without z get their skin
+ * height from surf (NULL = flat skin at cfg->skin_z_mm), stored in z_mm.
+ * Returns 0 when no error was found (warnings allowed), else -1.
+ */
+int plan_validate(struct plan *p, const struct planner_config *cfg,
+    const struct surface *surf, struct diag_list *dl);
 
 #endif /* SMP_PLANNER_PLAN_H */
