@@ -200,6 +200,8 @@ session_state(const struct session *s)
 static void stop_begin(struct session *s, enum session_state target,
     enum stop_phase from, bool trust, const char *cause, double now);
 static void publish_status(struct session *s, double now);
+static void op_done(struct session *s, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---------------------------------------------------------------- output */
 
@@ -1257,6 +1259,8 @@ session_link_down(struct session *s, const char *why, double now)
 			stream_free(&s->sm);
 			s->pf = PF_NONE;
 			s->needle_on = false;
+			snprintf(s->op_name, sizeof(s->op_name), "preflight");
+			op_done(s, false, "preflight failed: %s", cause);
 			transition(s, SS_DISCONNECTED, "%s", cause);
 			return;
 		}
@@ -1543,6 +1547,8 @@ session_grbl_event(struct session *s, const struct grbl_event *ev, double now)
 		if (s->sm.active && s->sm.check) {
 			s->pf = PF_NONE;
 			stream_free(&s->sm);
+			snprintf(s->op_name, sizeof(s->op_name), "preflight");
+			op_done(s, false, "preflight failed: %s", cause);
 			transition(s, SS_FAULTED, "preflight: %s", cause);
 		}
 		if (s->sm.active || s->needle_on || s->stop != STOP_NONE) {
@@ -1582,6 +1588,10 @@ session_grbl_event(struct session *s, const struct grbl_event *ev, double now)
 			if (s->sm.active && s->sm.check) {
 				s->pf = PF_NONE;
 				stream_free(&s->sm);
+				snprintf(s->op_name, sizeof(s->op_name),
+				    "preflight");
+				op_done(s, false, "preflight failed: the "
+				    "controller reset");
 				transition(s, SS_LOADED, "preflight: controller "
 				    "reset");
 				break;

@@ -191,22 +191,22 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 
 TEST_T(e2e_fault_alarm, 120)
 {
-	fault_case("--speed 20 --fault alarm@t=30,code=1", 15, 12, false, 1);
+	fault_case("--speed 20 --fault alarm@t=60,code=1", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_self_reset, 120)
 {
-	fault_case("--speed 20 --fault reset@t=30", 15, 12, false, 1);
+	fault_case("--speed 20 --fault reset@t=60", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_stall, 120)
 {
-	fault_case("--speed 20 --fault stall@t=30,for=3", 15, 12, false, 1);
+	fault_case("--speed 20 --fault stall@t=60,for=3", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_link_closes, 120)
 {
-	fault_case("--speed 20 --fault close@t=30", 15, 12, false, 1);
+	fault_case("--speed 20 --fault close@t=60", 15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_corrupt_and_drop, 180)
