@@ -186,7 +186,9 @@ main(int argc, char **argv)
 		const struct dot *d = &plan->dots[order[0]];
 		start[0] = d->x_mm;
 		start[1] = d->y_mm;
-		start[2] = d->z_mm + cfg.clearance_mm;
+		/* the dots' own surface may sit above the dot itself */
+		start[2] = fmax(d->z_mm + cfg.clearance_mm, toolpath_safe_z(
+		    surf, &cfg, d->x_mm, d->y_mm, d->x_mm, d->y_mm));
 	}
 	if (toolpath_build(&tp, plan, order, plan->n, start, surf, &cfg, err,
 	    sizeof(err)) < 0) {

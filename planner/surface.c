@@ -86,6 +86,15 @@ to_grid(const struct surface *s, double x, double y, double *gx, double *gy)
 	*gy = fmin(fmax((y - s->oy) / s->dy, 0), (double)(s->ny - 1));
 }
 
+/* Clamps grid coordinates (already in cell units) into the grid. */
+static void
+clamp_grid(const struct surface *s, double x, double y, double *gx,
+    double *gy)
+{
+	*gx = fmin(fmax(x, 0), (double)(s->nx - 1));
+	*gy = fmin(fmax(y, 0), (double)(s->ny - 1));
+}
+
 static double
 grid_z(const struct surface *s, double gx, double gy)
 {
@@ -167,18 +176,18 @@ surface_max_on_segment(const struct surface *s, double x0, double y0,
 		double za, zb, zm, gx, gy, c2, c1, tv;
 		size_t i, j;
 		if (tb - ta < 1e-12) {
-			to_grid(s, ax + ta * (bx - ax), ay + ta * (by - ay),
+			clamp_grid(s, ax + ta * (bx - ax), ay + ta * (by - ay),
 			    &gx, &gy);
 			best = fmax(best, grid_z(s, gx, gy));
 			continue;
 		}
 		/* The piece lies in one cell (clamped): find it from the
 		 * midpoint and evaluate that cell's patch at three points. */
-		to_grid(s, ax + tm * (bx - ax), ay + tm * (by - ay), &gx, &gy);
+		clamp_grid(s, ax + tm * (bx - ax), ay + tm * (by - ay), &gx, &gy);
 		i = (size_t)gx; j = (size_t)gy;
 		if (i >= s->nx - 1) i = s->nx - 2;
 		if (j >= s->ny - 1) j = s->ny - 2;
-#define AT(tt, out) do { double px, py; to_grid(s, ax + (tt) * (bx - ax), \
+#define AT(tt, out) do { double px, py; clamp_grid(s, ax + (tt) * (bx - ax), \
     ay + (tt) * (by - ay), &px, &py); \
     out = cell_z(s, i, j, px - (double)i, py - (double)j); } while (0)
 		AT(ta, za);
