@@ -112,7 +112,7 @@ TEST(config_port_required_and_syntax_error_line)
 	ASSERT_STR_CONTAINS(err, "controller.port: required");
 	unlink(p);
 
-	p = write_conf("controller: {\n port = \"/dev/x\"\n baud = 9600; };\n");
+	p = write_conf("controller: {\n port = \"/dev/x\";\n baud = = 9600; };\n");
 	config_defaults(&c);
 	ASSERT_EQ(config_load(&c, p, err, sizeof(err)), 1);
 	ASSERT_STR_CONTAINS(err, ":3:");
