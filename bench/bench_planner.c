@@ -94,7 +94,7 @@ static void
 gen_scalp(struct buf *b, size_t n)
 {
 	double step = sqrt(100.0 / 40.0);       /* mm between grid points */
-	double side = sqrt((double)n / 0.72) * step;
+	double side = sqrt((double)n / 0.62) * step;
 	long cells = (long)(side / step);
 	size_t k = 0;
 
@@ -209,10 +209,10 @@ bench_one(const char *kind, size_t n)
 	est = estimate_toolpath(&tp, &cfg, NULL);
 	mst = order_mst_length(p);
 	printf("%-8s %8zu %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f | %6.3f %6.3f "
-	    "%6.3f | %5.1f %8.0f\n", kind, p->n, tparse, tval, tord, ttp,
+	    "%6.3f | %5.1f %8.0f | %.3f %lu\n", kind, p->n, tparse, tval, tord, ttp,
 	    temit, tparse + tval + tord + ttp + temit, ost.initial_mm / mst,
 	    ost.local_mm / mst, ost.final_mm / mst, (double)bytes /
-	    (double)p->n, est);
+	    (double)p->n, est, ost.local_s, ost.kicks);
 	fflush(stdout);
 	toolpath_free(&tp);
 	free(order);

@@ -22,7 +22,7 @@
 #include "planner/order.h"
 
 #define K 8              /* neighbours per node */
-#define MAX_REV 50000    /* longest reversal or shift, in positions */
+#define MAX_REV 1000    /* longest reversal or shift, in positions */
 #define WIN 48           /* perturbation window, positions */
 
 struct ord {
@@ -454,6 +454,7 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 		push(&o, o.t[i]);
 	local_search(&o);
 	s.local_mm = path_len(&o, 0, o.m);
+	s.local_s = now_s() - t0;
 
 	/* Perturbation: a fixed number of kicks (deterministic), capped by
 	 * the time budget. */

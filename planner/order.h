@@ -20,6 +20,7 @@ struct order_stats {
 	double local_mm;     /* after 2-opt + Or-opt */
 	double final_mm;     /* after perturbation */
 	unsigned long kicks, kicks_kept;
+	double local_s;      /* wall time up to the end of local search */
 	double seconds;      /* wall time of the whole ordering */
 };
 
