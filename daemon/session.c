@@ -86,6 +86,7 @@ enum preflight_phase {
 #define STATUS_TIMEOUT_S 2.0
 #define RETRACT_TIMEOUT_S 30.0
 #define OP_TIMEOUT_S 120.0
+#define STUCK_S 2.0            /* Idle with lines unanswered, past a dwell */
 
 struct stream {
 	bool active;
@@ -106,6 +107,8 @@ struct stream {
 	bool needle_on_acked;
 	double t0;                  /* when this stream started */
 	double est_total_s;         /* planner estimate of this stream */
+	double max_dwell_s;         /* longest dwell: the longest an Idle
+	                               report may hide a running line */
 	double *est_dot_s;          /* per toolpath dot, may be NULL */
 	bool failed;                /* preflight: a line was rejected */
 	char fail_msg[256];
@@ -174,6 +177,7 @@ struct session {
 	double starved_s;           /* running, lines to send, controller
 	                               with nothing unanswered */
 	double starve_since;        /* > 0: the controller ran dry then */
+	double stuck_since;         /* > 0: Idle with lines unanswered since */
 	bool shutdown;
 	double next_status_t;
 	double now;
@@ -704,6 +708,9 @@ stream_start(struct session *s, bool check, double now, char *err,
 	}
 	free(order);
 	m->have_tp = true;
+	for (i = 0; i < m->tp.n; i++)
+		if (m->tp.d[i].dwell_ms / 1000.0 > m->max_dwell_s)
+			m->max_dwell_s = m->tp.d[i].dwell_ms / 1000.0;
 	/* Every move must also be inside the controller's soft limits,
 	 * machine space [-max_travel, 0], through the work offset. */
 	if (s->have_info && s->st.has_wco) {
@@ -1348,6 +1355,15 @@ on_status(struct session *s, const struct grbl_status *st, double now)
 	}
 	if (s->pf == PF_AFTER_RESET && now > s->pf_t)
 		preflight_finish(s);
+	/* GRBL answers every line; Idle with lines unanswered (beyond a
+	 * dwell, which GRBL reports as Idle) means an answer was lost. */
+	if (s->sm.active && !s->sm.check && s->stop == STOP_NONE &&
+	    st->state == GRBL_STATE_IDLE && engine(s) != NULL &&
+	    grbl_unanswered(engine(s)) > 0) {
+		if (s->stuck_since == 0)
+			s->stuck_since = now;
+	} else
+		s->stuck_since = 0;
 	switch (s->stop) {
 	case STOP_HOLD:
 		if ((st->state == GRBL_STATE_HOLD && st->substate == 0) ||
@@ -1452,6 +1468,7 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 	}
 	if (!m->active || TAG_GEN(ev->tag) != m->gen)
 		return;          /* a line of an earlier stream */
+	s->stuck_since = 0;
 	if (m->unanswered > 0)
 		m->unanswered--;
 	/* Host-side starvation: the controller has answered everything while
@@ -1626,6 +1643,18 @@ session_tick(struct session *s, double now)
 		    OP_TIMEOUT_S);
 		if (s->state == SS_HOMING)
 			transition(s, SS_FAULTED, "homing timed out");
+	}
+	if (s->stuck_since > 0 && s->sm.active && s->stop == STOP_NONE &&
+	    now - s->stuck_since > s->sm.max_dwell_s + STUCK_S) {
+		char cause[160];
+		snprintf(cause, sizeof(cause), "the controller is idle with %zu "
+		    "lines unanswered for %.1f s: an answer was lost",
+		    grbl_unanswered(engine(s)), now - s->stuck_since);
+		s->stuck_since = 0;
+		warning(s, "%s", cause);
+		if (s->state == SS_RUNNING || s->state == SS_RESUMING)
+			transition(s, SS_PAUSING, "%s", cause);
+		stop_begin(s, SS_FAULTED, STOP_HOLD, true, cause, now);
 	}
 	/* The deadman: a running session needs a supervising client. */
 	if (s->cfg->require_heartbeat && s->stop == STOP_NONE &&

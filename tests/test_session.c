@@ -693,6 +693,30 @@ TEST(session_preflight_failure_goes_back_to_loaded)
 	session_destroy(&s);
 }
 
+TEST(session_lost_answer_is_a_fault)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	int i;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 6; i++)
+		step(s);
+	/* An ok goes missing: the controller sits Idle, the host waits. */
+	F.answer = false;
+	for (i = 0; i < 150; i++)
+		step(s);
+	ASSERT_EQ(session_state(s), SS_RUNNING);   /* 1.5 s: a dwell, maybe */
+	run_until(s, SS_PAUSING, 200);
+	F.answer = true;
+	run_until(s, SS_FAULTED, 200);
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	session_destroy(&s);
+}
+
 TEST(session_shutdown_leaves_it_paused_in_the_journal)
 {
 	struct session *s = setup(false);

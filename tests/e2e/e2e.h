@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@ struct e2e {
 	size_t dots_seen;
 	double skin_origin[3];  /* machine coords of skin (= work) zero */
 	char extra_conf[1024];  /* appended inside session { } */
+	bool require_hb;        /* session.require_heartbeat */
 	char sim_args[512];     /* extra smpsim arguments (faults) */
 };
 
@@ -105,7 +107,10 @@ e2e_start_sim(struct e2e *e)
 	e->sim = fork();
 	ASSERT(e->sim >= 0);
 	if (e->sim == 0) {
-		int logfd = open(e->sim_log, O_WRONLY | O_CREAT | O_APPEND,
+		int logfd;
+		/* Nothing of a failed test case outlives it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		logfd = open(e->sim_log, O_WRONLY | O_CREAT | O_APPEND,
 		    0644);
 		dup2(fds[1], 1);
 		if (logfd >= 0)
@@ -127,6 +132,7 @@ e2e_start_sim(struct e2e *e)
 	/* Keep the pipe open in a detached reader: closing it could kill the
 	 * simulator with SIGPIPE on its next line. */
 	if (fork() == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		while (fgets(line, sizeof(line), f) != NULL)
 			;
 		_exit(0);
@@ -146,12 +152,13 @@ e2e_write_config(struct e2e *e, const char *controller_extra)
 	    "  watchdog_ms = 1000;\n  connect_timeout_ms = 500;\n"
 	    "  reconnect_max_ms = 500;\n  homing = true;\n%s};\n"
 	    "session: {\n  journal = \"%s\";\n  heartbeat_ms = 2000;\n"
-	    "  require_heartbeat = false;\n  max_dots_in_flight = 2;\n%s};\n"
+	    "  require_heartbeat = %s;\n  max_dots_in_flight = 2;\n%s};\n"
 	    "control: {\n  endpoints = [\"%s\"];\n};\n"
 	    "status: {\n  endpoints = [\"%s\"];\n  rate_running_hz = 10.0;\n"
 	    "  rate_idle_hz = 2.0;\n};\n",
 	    e->pty, controller_extra ? controller_extra : "", e->journal,
-	    e->extra_conf, e->ctl_ep, e->pub_ep);
+	    e->require_hb ? "true" : "false", e->extra_conf, e->ctl_ep,
+	    e->pub_ep);
 	fclose(f);
 }
 
@@ -164,7 +171,9 @@ e2e_start_smpd(struct e2e *e)
 	e->smpd = fork();
 	ASSERT(e->smpd >= 0);
 	if (e->smpd == 0) {
-		int logfd = open(e->smpd_log, O_WRONLY | O_CREAT | O_APPEND,
+		int logfd;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		logfd = open(e->smpd_log, O_WRONLY | O_CREAT | O_APPEND,
 		    0644);
 		if (logfd >= 0) {
 			dup2(logfd, 1);

@@ -175,9 +175,7 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 
 	e2e_init(&e);
 	snprintf(e.sim_args, sizeof(e.sim_args), "%s", sim_args);
-	if (heartbeat)
-		snprintf(e.extra_conf, sizeof(e.extra_conf),
-		    "  require_heartbeat = true;\n");
+	e.require_hb = heartbeat;
 	e2e_start_sim(&e);
 	e2e_write_config(&e, NULL);
 	e2e_start_smpd(&e);
@@ -224,8 +222,7 @@ TEST_T(e2e_heartbeat_stops, 120)
 	double t0, t_paused;
 
 	e2e_init(&e);
-	snprintf(e.extra_conf, sizeof(e.extra_conf),
-	    "  require_heartbeat = true;\n");
+	e.require_hb = true;
 	e2e_start_sim(&e);
 	e2e_write_config(&e, NULL);
 	e2e_start_smpd(&e);
