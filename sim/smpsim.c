@@ -459,13 +459,16 @@ main(int argc, char **argv)
 		}
 		next = gsim_next_event(g);
 		if (max) {
-			if (gsim_host_waiting(g) || (l.host &&
-			    gsim_output_due(g, now)))
+			/* Never spin: a line blocked for good (a hold, a
+			 * critical alarm) has no next event to jump to. */
+			if (l.host && gsim_output_due(g, now))
 				timeout = 0;
-			else if (isfinite(next))
-				timeout = MAX_WAIT_MS;
-			else
+			else if (!isfinite(next))
 				timeout = 200;
+			else if (gsim_host_waiting(g))
+				timeout = 0;
+			else
+				timeout = MAX_WAIT_MS;
 		} else {
 			double ms = isfinite(next) ?
 			    (next - now) / speed * 1e3 : 200;
