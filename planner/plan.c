@@ -846,8 +846,7 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 		static const char *ax[3] = { "x", "y", "z" };
 		double v[3];
 		if (!(d->flags & DOT_HAS_Z))
-			d->z_mm = surf ? surface_z(surf, d->x_mm, d->y_mm) :
-			    cfg->skin_z_mm;
+			d->z_mm = surface_dot_skin(surf, cfg, d);
 		v[0] = d->x_mm; v[1] = d->y_mm; v[2] = d->z_mm;
 		for (int a = 0; a < 3; a++)
 			if (v[a] < cfg->env_min_mm[a] ||

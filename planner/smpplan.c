@@ -200,8 +200,12 @@ main(int argc, char **argv)
 		if (tp.d[i].dwell_ms != tp.d[i].dwell_asked_ms) {
 			const struct dot *d = &plan->dots[tp.d[i].plan_index];
 			dwell_changed++;
+			char path[32] = "";
+			if (plan->format == PLAN_FORMAT_JSON)
+				snprintf(path, sizeof(path), "dots[%u]",
+				    d->src_line);
 			diag_add(dl, DIAG_WARNING, plan->format ==
-			    PLAN_FORMAT_CSV ? d->src_line : 0, 0, "", "dot %lld:"
+			    PLAN_FORMAT_CSV ? d->src_line : 0, 0, path, "dot %lld:"
 			    " dwell %u ms runs as %u ms (GRBL dwells in 50 ms "
 			    "steps)", (long long)d->id, tp.d[i].dwell_asked_ms,
 			    tp.d[i].dwell_ms);

@@ -18,6 +18,7 @@
 
 struct surface {
 	int flat;
+	int from_dots;      /* bounds hops; not a measurement of the skin */
 	double flat_z;
 	double ox, oy, dx, dy;
 	size_t nx, ny;
@@ -416,8 +417,19 @@ fail:
  * between dots it is at least as high as the nearest dots: a hop over unknown
  * skin never drops below the skin the plan told us about.
  */
+double
+surface_dot_skin(const struct surface *s, const struct planner_config *cfg,
+    const struct dot *d)
+{
+	if (d->flags & DOT_HAS_Z)
+		return d->z_mm;
+	if (s == NULL || s->from_dots)
+		return cfg->skin_z_mm;
+	return surface_z(s, d->x_mm, d->y_mm);
+}
+
 struct surface *
-surface_from_dots(const struct plan *p, double cell_mm)
+surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 {
 	double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY;
 	double ymax = -INFINITY, zmax = -INFINITY, *z = NULL;
@@ -429,15 +441,14 @@ surface_from_dots(const struct plan *p, double cell_mm)
 	memset(&g, 0, sizeof(g));
 	for (i = 0; i < p->n; i++) {
 		const struct dot *d = &p->dots[i];
-		if (!(d->flags & DOT_HAS_Z))
-			continue;
 		xmin = fmin(xmin, d->x_mm); xmax = fmax(xmax, d->x_mm);
 		ymin = fmin(ymin, d->y_mm); ymax = fmax(ymax, d->y_mm);
-		zmax = fmax(zmax, d->z_mm);
-		m++;
+		zmax = fmax(zmax, d->flags & DOT_HAS_Z ? d->z_mm : skin_z_mm);
+		m += (d->flags & DOT_HAS_Z) != 0;
 	}
 	if (m == 0 || !(cell_mm > 0))
 		return NULL;
+	m = p->n;
 	/* At most ~4M grid points whatever the plan's extent. */
 	while (((xmax - xmin) / cell_mm + 3) * ((ymax - ymin) / cell_mm + 3) >
 	    4e6)
@@ -448,15 +459,11 @@ surface_from_dots(const struct plan *p, double cell_mm)
 	xyz = malloc(m * 3 * sizeof(double));
 	if (z == NULL || xyz == NULL)
 		goto fail;
-	m = 0;
 	for (i = 0; i < p->n; i++) {
 		const struct dot *d = &p->dots[i];
-		if (!(d->flags & DOT_HAS_Z))
-			continue;
-		xyz[3 * m] = d->x_mm;
-		xyz[3 * m + 1] = d->y_mm;
-		xyz[3 * m + 2] = d->z_mm;
-		m++;
+		xyz[3 * i] = d->x_mm;
+		xyz[3 * i + 1] = d->y_mm;
+		xyz[3 * i + 2] = d->flags & DOT_HAS_Z ? d->z_mm : skin_z_mm;
 	}
 	if (pgrid_build(&g, xyz, 3, m, cell_mm) < 0)
 		goto fail;
@@ -489,6 +496,8 @@ surface_from_dots(const struct plan *p, double cell_mm)
 		}
 	s = surface_grid(xmin - cell_mm, ymin - cell_mm, cell_mm, cell_mm, nx,
 	    ny, z);
+	if (s != NULL)
+		s->from_dots = 1;
 fail:
 	pgrid_free(&g);
 	free(xyz);
@@ -507,7 +516,8 @@ surface_for_plan(const struct planner_config *cfg, const struct plan *p,
 	if (p != NULL) {
 		for (size_t i = 0; i < p->n; i++)
 			if (p->dots[i].flags & DOT_HAS_Z) {
-				s = surface_from_dots(p, 2.0);
+				s = surface_from_dots(p, 2.0,
+				    cfg->skin_z_mm);
 				if (s == NULL)
 					diag_add(dl, DIAG_ERROR, 0, 0, NULL,
 					    "out of memory");

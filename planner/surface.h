@@ -26,9 +26,11 @@ struct surface *surface_heightmap_read(const char *path, struct diag_list *dl);
 /* A grid of nx*ny heights (row-major, row j at y = oy + j*dy). Copies z. */
 struct surface *surface_grid(double ox, double oy, double dx, double dy,
     size_t nx, size_t ny, const double *z);
-/* The conservative surface of the dots carrying z (see above); cell_mm is
- * the grid step. Dots without z are ignored; NULL if no dot has z. */
-struct surface *surface_from_dots(const struct plan *p, double cell_mm);
+/* The conservative surface of the dots (see above); cell_mm is the grid
+ * step. Dots without z count at skin_z_mm (the flat skin they are measured
+ * from). NULL if no dot has z, or on allocation failure. */
+struct surface *surface_from_dots(const struct plan *p, double cell_mm,
+    double skin_z_mm);
 /*
  * The surface smpplan and smpd use for a plan: the configured height map if
  * any, else the dots' own surface when some dots carry z, else flat at
@@ -38,6 +40,14 @@ struct surface *surface_from_dots(const struct plan *p, double cell_mm);
 struct surface *surface_for_plan(const struct planner_config *cfg,
     const struct plan *p, struct diag_list *dl);
 void surface_destroy(struct surface **s);
+
+/*
+ * The skin a dot's depth is measured from: its z when the plan gives one,
+ * else the height map, else the flat skin at cfg->skin_z_mm (a surface built
+ * from the dots bounds hops only; it is not a measurement). s may be NULL.
+ */
+double surface_dot_skin(const struct surface *s,
+    const struct planner_config *cfg, const struct dot *d);
 
 /* Skin height at (x, y). */
 double surface_z(const struct surface *s, double x_mm, double y_mm);

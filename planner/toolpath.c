@@ -87,10 +87,11 @@ toolpath_build(struct toolpath *tp, const struct plan *plan,
 		}
 		d = &plan->dots[order[i]];
 		t->plan_index = order[i];
-		t->x_mm = d->x_mm;
-		t->y_mm = d->y_mm;
-		t->skin_z = (d->flags & DOT_HAS_Z) ? d->z_mm : surf ?
-		    surface_z(surf, d->x_mm, d->y_mm) : cfg->skin_z_mm;
+		/* the position the G-code will really command (3 decimals),
+		 * so that the hop is checked over the segment actually run */
+		t->x_mm = round(d->x_mm * 1000) / 1000;
+		t->y_mm = round(d->y_mm * 1000) / 1000;
+		t->skin_z = surface_dot_skin(surf, cfg, d);
 		depth = d->depth_mm;
 		if (!(depth > 0) || depth > cfg->max_depth_mm) {
 			snprintf(err, errlen, "dot %lld: depth %g is not in "
@@ -98,12 +99,17 @@ toolpath_build(struct toolpath *tp, const struct plan *plan,
 			    cfg->max_depth_mm);
 			goto fail;
 		}
-		t->clear_z = t->skin_z + cfg->clearance_mm;
+		/* Heights above the skin go up to the next micrometre: the
+		 * G-code carries 3 decimals, and rounding them to nearest could
+		 * shave up to 0.5 um off the clearance. */
+		t->clear_z = ceil((t->skin_z + cfg->clearance_mm) * 1000 -
+		    1e-6) / 1000;
 		t->bottom_z = t->skin_z - depth;
 		/* The skin under the hop, and the skin at both ends as the
 		 * plan gave it (a dot's z may sit above the surface model). */
-		seg = toolpath_safe_z(surf, cfg, px, py, d->x_mm, d->y_mm);
-		t->hop_z = fmax(fmax(seg, t->clear_z), pz);
+		seg = toolpath_safe_z(surf, cfg, px, py, t->x_mm, t->y_mm);
+		t->hop_z = fmax(fmax(ceil(seg * 1000 - 1e-6) / 1000,
+		    t->clear_z), pz);
 		t->dwell_asked_ms = d->dwell_ms;
 		t->dwell_ms = toolpath_grbl_dwell_ms(d->dwell_ms);
 		if (!inside(cfg, t->x_mm, t->y_mm, t->hop_z) ||
@@ -114,11 +120,11 @@ toolpath_build(struct toolpath *tp, const struct plan *plan,
 			    t->x_mm, t->y_mm, t->bottom_z, t->hop_z);
 			goto fail;
 		}
-		tp->xy_length_mm += hypot(d->x_mm - px, d->y_mm - py);
+		tp->xy_length_mm += hypot(t->x_mm - px, t->y_mm - py);
 		tp->z_travel_mm += (t->hop_z - pz) + (t->hop_z - t->clear_z) +
 		    2 * (t->clear_z - t->bottom_z);
-		px = d->x_mm;
-		py = d->y_mm;
+		px = t->x_mm;
+		py = t->y_mm;
 		pz = t->clear_z;
 	}
 	tp->n = n;

@@ -1,5 +1,9 @@
-# planner layer tests: readers and validation, surface, toolpath safety,
-# G-code (exact lines and golden files), ordering, estimate, smpplan.
+# planner layer tests: readers and validation, surface, toolpath safety
+# (property test), G-code (exact lines and golden files through smpplan),
+# ordering, estimate.
 if(TARGET smp_planner)
   smp_test(test_plan SOURCES test_plan.c LIBS smp_planner TIMEOUT 120)
+  smp_test(test_toolpath SOURCES test_toolpath.c LIBS smp_planner TIMEOUT 120)
+  smp_test(test_gcode SOURCES test_gcode.c LIBS smp_planner TIMEOUT 60
+    DEPENDS smpplan)
 endif()
