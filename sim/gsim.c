@@ -699,26 +699,23 @@ static int
 read_number(const char *s, int *i, double *v)
 {
 	int j = *i, digits = 0;
+	bool dot = false;
 	char buf[40];
 	size_t n = 0;
 
 	if (s[j] == '-' || s[j] == '+')
 		buf[n++] = s[j++];
-	while ((isdigit((unsigned char)s[j]) || s[j] == '.') && n < 38) {
-		if (s[j] == '.') {
-			if (strchr(buf, '.') != NULL && n > 0) {
-				buf[n] = '\0';
-				if (memchr(buf, '.', n) != NULL)
-					break;
-			}
-		} else {
+	while (n < sizeof(buf) - 1) {
+		if (isdigit((unsigned char)s[j]))
 			digits++;
-		}
+		else if (s[j] == '.' && !dot)
+			dot = true;
+		else
+			break;
 		buf[n++] = s[j++];
-		buf[n] = '\0';
 	}
 	buf[n] = '\0';
-	if (digits == 0)
+	if (digits == 0 || isdigit((unsigned char)s[j]))
 		return -1;
 	*v = strtod(buf, NULL);
 	*i = j;
@@ -759,8 +756,13 @@ gcode_line(struct gsim *g, const char *s, bool jog)
 	for (i = 0; i < nw; i++) {
 		char c = w[i].letter;
 		double v = w[i].v;
-		int iv = (int)trunc(v), mant = (int)lround((v - iv) * 10);
+		int iv, mant;
 		int *grp = NULL;
+
+		if ((c == 'G' || c == 'M') && fabs(v) > 1000)
+			return GRBL_ERR_GCODE_UNSUPPORTED_COMMAND;
+		iv = fabs(v) < 1e9 ? (int)trunc(v) : 0;
+		mant = (int)lround((v - iv) * 10);
 
 		if (c == 'G') {
 			if (v < 0)

@@ -205,4 +205,44 @@ TEST(baud_rate_costs_wire_time)
 	skin_destroy(&sk);
 }
 
+/* Random bytes from a G-code alphabet, with real-time bytes mixed in, must
+ * never crash or hang the controller and must always be answered or
+ * counted; run under the sanitizer build this is a small fuzz. */
+TEST_T(random_input_is_survived, 60)
+{
+	static const char alpha[] = "GMXYZFSPLNT0123456789.-+ ()$;=?!~\n\r";
+	double o[3] = {0, 0, 0};
+	struct skin *sk = skin_new_flat(-50, o);
+	struct fault_set fs;
+	struct gsim_opts go = {.baud = 0};
+	struct gsim *g;
+	uint8_t out[65536];
+	unsigned seed = 12345;
+	int i, j;
+
+	fault_init(&fs, 1);
+	g = gsim_new(&go, sk, &fs);
+	gsim_power_up(g, 0);
+	for (i = 0; i < 20000; i++) {
+		uint8_t buf[40];
+		int n = 1 + (int)((seed = seed * 1103515245 + 12345) >> 16) % 39;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245 + 12345;
+			buf[j] = (seed >> 16) % 50 == 0 ?
+			    (uint8_t)(0x80 + (seed >> 20) % 40) :
+			    (uint8_t)alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+		}
+		if (i % 7 == 0)
+			buf[n++] = '\n';
+		if (i % 500 == 0)
+			buf[n++] = 0x18;
+		gsim_input(g, gsim_now(g), buf, (size_t)n);
+		gsim_run(g, gsim_now(g) + 0.05, false);
+		gsim_output(g, gsim_now(g), out, sizeof(out));
+	}
+	ASSERT_GT(gsim_stats(g)->lines, 100);
+	gsim_destroy(&g);
+	skin_destroy(&sk);
+}
+
 TEST_MAIN()
