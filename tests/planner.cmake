@@ -7,3 +7,6 @@ if(TARGET smp_planner)
   smp_test(test_gcode SOURCES test_gcode.c LIBS smp_planner TIMEOUT 60
     DEPENDS smpplan)
 endif()
+if(TARGET smp_planner)
+  smp_test(test_order SOURCES test_order.c LIBS smp_planner TIMEOUT 60)
+endif()
