@@ -25,6 +25,12 @@ struct skin {
 	double hx0, hy0, hdx, hdy;
 	int nx, ny;
 	double *h;
+	/* dot plan points (x, y, z), when npts > 0, hashed in cells */
+	double *pts;
+	size_t npts;
+	int *cell_start, *cell_pts;
+	int gx, gy;
+	double gx0, gy0;
 	FILE *log;
 	/* the penetration in progress */
 	bool inside;
@@ -47,6 +53,9 @@ skin_new_flat(double z_mm, const double origin[3])
 	s->flat_z = z_mm;
 	return s;
 }
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -228,11 +237,222 @@ fail:
 	return NULL;
 }
 
+/* Splits a CSV line in place into at most max fields. */
+static int
+csv_split(char *line, char **f, int max)
+{
+	int n = 0;
+
+	f[n++] = line;
+	for (; *line != '\0'; line++)
+		if (*line == ',') {
+			*line = '\0';
+			if (n >= max)
+				return -1;
+			f[n++] = line + 1;
+		}
+	return n;
+}
+
+static char *
+trim(char *p)
+{
+	char *e;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return p;
+}
+
+#define PLAN_CELL_MM 2.0
+
+static int
+plan_index(struct skin *s)
+{
+	double x1 = -INFINITY, y1 = -INFINITY;
+	size_t i;
+	int c, ncell;
+
+	s->gx0 = s->gy0 = INFINITY;
+	for (i = 0; i < s->npts; i++) {
+		s->gx0 = fmin(s->gx0, s->pts[3 * i]);
+		s->gy0 = fmin(s->gy0, s->pts[3 * i + 1]);
+		x1 = fmax(x1, s->pts[3 * i]);
+		y1 = fmax(y1, s->pts[3 * i + 1]);
+	}
+	s->gx = (int)((x1 - s->gx0) / PLAN_CELL_MM) + 1;
+	s->gy = (int)((y1 - s->gy0) / PLAN_CELL_MM) + 1;
+	if ((double)s->gx * s->gy > 4e7)
+		return -1;
+	ncell = s->gx * s->gy;
+	s->cell_start = calloc((size_t)ncell + 1, sizeof(int));
+	s->cell_pts = calloc(s->npts, sizeof(int));
+	if (s->cell_start == NULL || s->cell_pts == NULL)
+		return -1;
+	for (i = 0; i < s->npts; i++) {
+		c = (int)((s->pts[3 * i + 1] - s->gy0) / PLAN_CELL_MM) * s->gx +
+		    (int)((s->pts[3 * i] - s->gx0) / PLAN_CELL_MM);
+		s->cell_start[c + 1]++;
+	}
+	for (c = 0; c < ncell; c++)
+		s->cell_start[c + 1] += s->cell_start[c];
+	int *fill = calloc((size_t)ncell, sizeof(int));
+	if (fill == NULL)
+		return -1;
+	for (i = 0; i < s->npts; i++) {
+		c = (int)((s->pts[3 * i + 1] - s->gy0) / PLAN_CELL_MM) * s->gx +
+		    (int)((s->pts[3 * i] - s->gx0) / PLAN_CELL_MM);
+		s->cell_pts[s->cell_start[c] + fill[c]++] = (int)i;
+	}
+	free(fill);
+	return 0;
+}
+
+struct skin *
+skin_new_plan(const char *path, const double origin[3], char *err,
+    size_t errlen)
+{
+	struct skin *s = NULL;
+	FILE *f = NULL;
+	char line[4096], *fld[64];
+	int lineno = 0, cx = -1, cy = -1, cz = -1, nf, i;
+	size_t cap = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((s = skin_new_flat(0, origin)) == NULL)
+		goto oom;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p;
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((nf = csv_split(p, fld, 64)) < 0) {
+			seterr(err, errlen, "%s:%d: too many columns", path,
+			    lineno);
+			goto fail;
+		}
+		if (cx < 0 && cy < 0 && cz < 0) {
+			for (i = 0; i < nf; i++) {
+				char *h = trim(fld[i]);
+				if (strcmp(h, "x") == 0) cx = i;
+				else if (strcmp(h, "y") == 0) cy = i;
+				else if (strcmp(h, "z") == 0) cz = i;
+			}
+			if (cx < 0 || cy < 0 || cz < 0) {
+				seterr(err, errlen, "%s:%d: the header needs x, "
+				    "y and z columns", path, lineno);
+				goto fail;
+			}
+			continue;
+		}
+		if (s->npts == cap) {
+			cap = cap ? cap * 2 : 1024;
+			double *np = realloc(s->pts, cap * 3 * sizeof(double));
+			if (np == NULL)
+				goto oom;
+			s->pts = np;
+		}
+		int col[3] = {cx, cy, cz};
+		for (i = 0; i < 3; i++) {
+			char *end, *v;
+			if (col[i] >= nf) {
+				seterr(err, errlen, "%s:%d: missing column %c",
+				    path, lineno, "xyz"[i]);
+				goto fail;
+			}
+			v = trim(fld[col[i]]);
+			errno = 0;
+			s->pts[3 * s->npts + i] = strtod(v, &end);
+			if (end == v || *end != '\0' || errno != 0 ||
+			    !isfinite(s->pts[3 * s->npts + i])) {
+				seterr(err, errlen, "%s:%d:%d: %c is not a number",
+				    path, lineno, (int)(fld[col[i]] - line) + 1,
+				    "xyz"[i]);
+				goto fail;
+			}
+		}
+		s->npts++;
+	}
+	if (s->npts == 0) {
+		seterr(err, errlen, "%s: no dots", path);
+		goto fail;
+	}
+	if (plan_index(s) < 0) {
+		seterr(err, errlen, "%s: plan too large to index", path);
+		goto fail;
+	}
+	fclose(f);
+	return s;
+oom:
+	seterr(err, errlen, "out of memory");
+fail:
+	if (f != NULL)
+		fclose(f);
+	skin_destroy(&s);
+	return NULL;
+}
+
+/* Inverse-distance weighting of the dots within the surrounding cells (the
+ * nearest dot alone when none is that close): exact at every dot. */
+static double
+plan_height(const struct skin *s, double x, double y)
+{
+	int ci = (int)floor((x - s->gx0) / PLAN_CELL_MM);
+	int cj = (int)floor((y - s->gy0) / PLAN_CELL_MM);
+	double wsum = 0, zsum = 0, best = INFINITY, bestz = 0;
+	int r, i, j, k;
+
+	for (r = 1; r < 4096; r *= 2) {
+		for (j = cj - r; j <= cj + r; j++) {
+			if (j < 0 || j >= s->gy)
+				continue;
+			for (i = ci - r; i <= ci + r; i++) {
+				if (i < 0 || i >= s->gx)
+					continue;
+				int c = j * s->gx + i;
+				for (k = s->cell_start[c];
+				    k < s->cell_start[c + 1]; k++) {
+					const double *p = &s->pts[3 *
+					    s->cell_pts[k]];
+					double d2 = (p[0] - x) * (p[0] - x) +
+					    (p[1] - y) * (p[1] - y);
+					if (d2 < 1e-18)
+						return p[2];
+					if (d2 < best) {
+						best = d2;
+						bestz = p[2];
+					}
+					if (r == 1) {
+						wsum += 1 / d2;
+						zsum += p[2] / d2;
+					}
+				}
+			}
+		}
+		if (wsum > 0)
+			return zsum / wsum;
+		if (isfinite(best))
+			return bestz;
+	}
+	return s->pts[2]; /* farther than any search: the first dot */
+}
+
 void
 skin_destroy(struct skin **s)
 {
 	if (s == NULL || *s == NULL)
 		return;
+	free((*s)->pts);
+	free((*s)->cell_start);
+	free((*s)->cell_pts);
 	free((*s)->h);
 	free(*s);
 	*s = NULL;
@@ -250,6 +470,8 @@ skin_height(const struct skin *s, double x, double y)
 	double fx, fy, tx, ty;
 	int i, j;
 
+	if (s->npts > 0)
+		return plan_height(s, x, y);
 	if (s->nx == 0)
 		return s->flat_z;
 	fx = (x - s->hx0) / s->hdx;

@@ -24,6 +24,11 @@ struct skin *skin_new_flat(double z_mm, const double origin[3]);
  * column) of the fault in err. */
 struct skin *skin_new_heightmap(const char *path, const double origin[3],
     char *err, size_t errlen);
+/* A skin through the dots of a CSV dot plan (header naming x, y, z; '#'
+ * comment lines): exact at each dot, inverse-distance weighted between
+ * neighbours within 2 mm cells. NULL with file:line[:column] in err. */
+struct skin *skin_new_plan(const char *path, const double origin[3],
+    char *err, size_t errlen);
 void skin_destroy(struct skin **s);
 
 /* Log file for penetrations and events (NULL: none). Not owned. */

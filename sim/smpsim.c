@@ -70,7 +70,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: smpsim [--pty] [--link PATH] | [--tcp [HOST:]PORT]\n"
 	    "              [--speed N|max] [--baud N] [--skin-log FILE]\n"
-	    "              [--skin-z Z | --heightmap FILE] [--skin-origin X,Y,Z]\n"
+	    "              [--skin-z Z | --heightmap FILE | --skin-plan CSV]\n"
+	    "              [--skin-origin X,Y,Z]\n"
 	    "              [--needle spindle|flood|mist] [--settings FILE]\n"
 	    "              [--fault SPEC]... [--seed N] [--summary FILE]\n"
 	    "              [--on-open banner|reset|none] [--quiet]\n");
@@ -240,6 +241,7 @@ main(int argc, char **argv)
 		{"skin-log", required_argument, NULL, 'L'},
 		{"skin-z", required_argument, NULL, 'z'},
 		{"heightmap", required_argument, NULL, 'H'},
+		{"skin-plan", required_argument, NULL, 'K'},
 		{"skin-origin", required_argument, NULL, 'o'},
 		{"needle", required_argument, NULL, 'n'},
 		{"settings", required_argument, NULL, 'S'},
@@ -258,6 +260,7 @@ main(int argc, char **argv)
 	struct gsim *g = NULL;
 	FILE *skinlog = NULL;
 	const char *tcp = NULL, *skin_log = NULL, *heightmap = NULL;
+	const char *skin_plan = NULL;
 	const char *settings = NULL, *summary = NULL;
 	const char *faults[64];
 	int nfaults = 0, ch, i;
@@ -310,6 +313,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			heightmap = optarg;
+			break;
+		case 'K':
+			skin_plan = optarg;
 			break;
 		case 'o':
 			if (parse_xyz(optarg, origin) < 0) {
@@ -381,8 +387,14 @@ main(int argc, char **argv)
 			fprintf(stderr, "smpsim: --fault: %s\n", err);
 			return 2;
 		}
+	if (heightmap != NULL && skin_plan != NULL) {
+		fprintf(stderr, "smpsim: --heightmap or --skin-plan, not both\n");
+		return 2;
+	}
 	if (heightmap != NULL)
 		skin = skin_new_heightmap(heightmap, origin, err, sizeof(err));
+	else if (skin_plan != NULL)
+		skin = skin_new_plan(skin_plan, origin, err, sizeof(err));
 	else if ((skin = skin_new_flat(skin_z, origin)) == NULL)
 		snprintf(err, sizeof(err), "out of memory");
 	if (skin == NULL) {

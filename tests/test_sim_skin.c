@@ -96,6 +96,30 @@ TEST(penetration_record)
 	skin_destroy(&s);
 }
 
+TEST(skin_from_plan_z_column)
+{
+	double o[3] = {0, 0, 0};
+	char err[256];
+	const char *p = write_tmp("# plan\nx, y,depth, z\n0,0,0.8,-3\n"
+	    "1,0,0.8,-2\n0,1,0.8,-1\n");
+	struct skin *s = skin_new_plan(p, o, err, sizeof(err));
+
+	ASSERT_MSG(s != NULL, "%s", err);
+	ASSERT_NEAR(skin_height(s, 0, 0), -3, 1e-12); /* exact at dots */
+	ASSERT_NEAR(skin_height(s, 1, 0), -2, 1e-12);
+	ASSERT_NEAR(skin_height(s, 0, 1), -1, 1e-12);
+	double mid = skin_height(s, 0.5, 0.5);
+	ASSERT(mid > -3 && mid < -1);
+	skin_destroy(&s);
+	p = write_tmp("x,y,depth\n0,0,1\n");
+	ASSERT_NULL(skin_new_plan(p, o, err, sizeof(err)));
+	ASSERT_STR_CONTAINS(err, ":1: the header needs x, y and z columns");
+	p = write_tmp("x,y,z\n0,0,-1\n0,zz,1\n");
+	ASSERT_NULL(skin_new_plan(p, o, err, sizeof(err)));
+	ASSERT_STR_CONTAINS(err, ":3:3: y is not a number");
+	unlink(p);
+}
+
 TEST(fault_specs)
 {
 	struct fault_set fs;
