@@ -1357,8 +1357,9 @@ on_status(struct session *s, const struct grbl_status *st, double now)
 		preflight_finish(s);
 	/* GRBL answers every line; Idle with lines unanswered (beyond a
 	 * dwell, which GRBL reports as Idle) means an answer was lost. */
-	if (s->sm.active && !s->sm.check && s->stop == STOP_NONE &&
-	    st->state == GRBL_STATE_IDLE && engine(s) != NULL &&
+	if (s->sm.active && s->stop == STOP_NONE && engine(s) != NULL &&
+	    (s->sm.check ? s->pf == PF_STREAM && st->state ==
+	    GRBL_STATE_CHECK : st->state == GRBL_STATE_IDLE) &&
 	    grbl_unanswered(engine(s)) > 0) {
 		if (s->stuck_since == 0)
 			s->stuck_since = now;
@@ -1644,7 +1645,21 @@ session_tick(struct session *s, double now)
 		if (s->state == SS_HOMING)
 			transition(s, SS_FAULTED, "homing timed out");
 	}
-	if (s->stuck_since > 0 && s->sm.active && s->stop == STOP_NONE &&
+	if (s->stuck_since > 0 && s->sm.active && s->sm.check &&
+	    s->pf == PF_STREAM && now - s->stuck_since > STUCK_S) {
+		/* Check mode skips dwells: a silence here is a lost answer.
+		 * Leave check mode by a reset; the preflight fails. */
+		s->stuck_since = 0;
+		s->sm.failed = true;
+		snprintf(s->sm.fail_msg, sizeof(s->sm.fail_msg), "the "
+		    "controller stopped answering in check mode (an answer "
+		    "was lost)");
+		grbl_flush(engine(s));
+		realtime(s, GRBL_RT_RESET);
+		s->pf = PF_CHECK_OFF;
+	}
+	if (s->stuck_since > 0 && s->sm.active && !s->sm.check &&
+	    s->stop == STOP_NONE &&
 	    now - s->stuck_since > s->sm.max_dwell_s + STUCK_S) {
 		char cause[160];
 		snprintf(cause, sizeof(cause), "the controller is idle with %zu "
