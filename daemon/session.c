@@ -110,6 +110,10 @@ struct stream {
 	double max_dwell_s;         /* longest dwell: the longest an Idle
 	                               report may hide a running line */
 	double *est_dot_s;          /* per toolpath dot, may be NULL */
+	size_t prelude;             /* hop/descend lines of the next dot not
+	                               yet answered: its plunge waits */
+	size_t err_dot;             /* a line of this dot was rejected
+	                               (SIZE_MAX: none): uncertain */
 	bool failed;                /* preflight: a line was rejected */
 	char fail_msg[256];
 };
@@ -631,7 +635,7 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 	}
 	for (j = first; j < end; j++) {
 		uint32_t idx = m->tp.d[j].plan_index;
-		if (stop_at == SIZE_MAX)
+		if (stop_at == SIZE_MAX || j == m->err_dot)
 			dot_uncertain(s, idx, ids);
 		else if (j == at)
 			dot_uncertain(s, idx, ids);
@@ -746,6 +750,7 @@ stream_start(struct session *s, bool check, double now, char *err,
 	}
 	m->active = true;
 	m->check = check;
+	m->err_dot = SIZE_MAX;
 	s->gen = (s->gen + 1) & 0x7fffff;
 	m->gen = s->gen;
 	gcode_emitter_init(&m->em, s->pcfg);
@@ -819,6 +824,12 @@ stream_pump(struct session *s)
 		if (l->role == GCODE_PLUNGE && !m->check &&
 		    inflight(s) >= (size_t)s->cfg->max_dots_in_flight)
 			return;
+		/* The plunge goes only once the controller has accepted the
+		 * moves that put the needle over this dot: were one of them
+		 * rejected, GRBL would run the next lines anyway and plunge
+		 * wherever the needle happened to be. */
+		if (l->role == GCODE_PLUNGE && !m->check && m->prelude > 0)
+			return;
 		if (!grbl_can_send(g, l->len))
 			return;
 		tag = TAG(m->gen, l->role, l->dot);
@@ -843,6 +854,9 @@ stream_pump(struct session *s)
 			return;
 		}
 		m->unanswered++;
+		if (!m->check && (l->role == GCODE_HOP ||
+		    l->role == GCODE_DESCEND))
+			m->prelude++;
 		if (s->starve_since > 0) {
 			s->starved_s += s->now - s->starve_since;
 			s->starve_since = 0;
@@ -1472,6 +1486,9 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 	s->stuck_since = 0;
 	if (m->unanswered > 0)
 		m->unanswered--;
+	if (!m->check && (kind == GCODE_HOP || kind == GCODE_DESCEND) &&
+	    m->prelude > 0)
+		m->prelude--;
 	/* Host-side starvation: the controller has answered everything while
 	 * the session still has lines for it; it ends when the next goes. */
 	if (!m->check && m->phase < 4 && engine(s) != NULL &&
@@ -1493,6 +1510,10 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 			m->failed = true;
 			return;
 		}
+		/* Whatever this line was, its dot cannot count as delivered
+		 * by where the machine stops. */
+		if (idx != GCODE_NO_DOT && idx < m->tp.n)
+			m->err_dot = idx;
 		/* Lines already buffered would keep running: stop now. */
 		{
 			char cause[200];
