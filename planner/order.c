@@ -385,10 +385,11 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	struct ord o;
 	struct order_stats s;
 	uint64_t *keys = NULL;
-	uint32_t save[WIN + 2], savepos[WIN + 2];
+	uint32_t save[WIN + 2];
 	double t0 = now_s(), xmin = INFINITY, ymin = INFINITY, span = 0;
 	size_t n = p->n, first, i, k;
 	unsigned long kicks;
+	size_t win;
 	int virt = start_xy != NULL;
 
 	memset(&o, 0, sizeof(o));
@@ -460,13 +461,15 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	 * the time budget. */
 	if (budget_s <= 0)
 		budget_s = 1.0;
-	kicks = o.m >= WIN + 4 ? (unsigned long)o.m * 3 : 0;
+	/* small plans: a window over the whole path, more kicks per dot */
+	win = o.m - 1 < WIN ? o.m - 1 : WIN;
+	kicks = win >= 5 ? (unsigned long)o.m * (o.m < 1000 ? 20 : 3) : 0;
 	for (unsigned long kk = 0; kk < kicks; kk++) {
-		size_t a, w = WIN, c1, c2, c3, len;
+		size_t a, w = win, c1, c2, c3, len;
 		double before, after;
 		if ((kk & 255) == 0 && now_s() - t0 > budget_s)
 			break;
-		a = 1 + (size_t)(rnd(&o) % (o.m - w - 1));
+		a = 1 + (size_t)(rnd(&o) % (o.m - w));
 		/* the window [a, a+w): saved with its neighbours' edges */
 		before = path_len(&o, a - 1, a + w);
 		memcpy(save, &o.t[a], w * sizeof(uint32_t));
@@ -482,8 +485,26 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 			    sizeof(uint32_t));
 			memcpy(&o.t[c1 + c3 - c2], tmp, len * sizeof(uint32_t));
 		}
+		/* and two random reversals: a swap of short segments alone
+		 * is one Or-opt move, which local search simply undoes */
+		for (int r = 0; r < 2; r++) {
+			size_t r0 = a + (size_t)(rnd(&o) % w), r1 = a +
+			    (size_t)(rnd(&o) % w);
+			if (r0 > r1) {
+				size_t tmp = r0;
+				r0 = r1;
+				r1 = tmp;
+			}
+			while (r0 < r1) {
+				uint32_t tmp = o.t[r0];
+				o.t[r0++] = o.t[r1];
+				o.t[r1--] = tmp;
+			}
+		}
 		for (i = a; i < a + w; i++)
 			o.pos[o.t[i]] = (uint32_t)i;
+		for (i = a; i < a + w; i++)
+			push(&o, o.t[i]);
 		o.lo = a;
 		o.hi = a + w - 1;
 		push_pos(&o, c1 - 1); push_pos(&o, c1);
@@ -501,7 +522,6 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 		for (i = a; i < a + w; i++)
 			o.pos[o.t[i]] = (uint32_t)i;
 	}
-	(void)savepos;
 	s.final_mm = path_len(&o, 0, o.m);
 	k = 0;
 	for (i = virt ? 1 : 0; i < o.m; i++)

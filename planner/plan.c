@@ -266,18 +266,65 @@ find_units(const char *line, size_t len, double *scale, struct diag_list *dl,
 	return 0;
 }
 
-/* The first byte that is not text (NUL, control other than tab/CR/LF),
- * reported with its position. Returns 0 if the buffer is text. */
+/* Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		k = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		k = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;          /* overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;          /* surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		k = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;          /* overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;          /* past U+10FFFF */
+	} else
+		return 0;
+	if (n < k || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < k; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+/* The first byte that is not text (NUL, control other than tab/CR/LF, or
+ * not well-formed UTF-8: a binary file or a plan saved in a legacy code
+ * page), reported with its position. Columns count characters. Returns 0
+ * if the buffer is text. */
 static int
 check_text(const char *buf, size_t len, struct diag_list *dl)
 {
+	const unsigned char *u = (const unsigned char *)buf;
 	unsigned line = 1, col = 1;
 
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
+		unsigned char c = u[i];
 		if (c == '\n') {
 			line++;
 			col = 1;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t k = utf8_len(u + i, len - i);
+			if (k == 0) {
+				diag_add(dl, DIAG_ERROR, line, col, NULL,
+				    "not a text file (byte 0x%02x is not "
+				    "valid UTF-8)", c);
+				return -1;
+			}
+			i += k - 1;
+			col++;
 			continue;
 		}
 		if (c == 0 || (c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
