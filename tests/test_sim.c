@@ -603,6 +603,59 @@ TEST(fault_close_after_lines)
 	ASSERT_EQ(sim_stop(&s), 0);
 }
 
+TEST(fault_close_at_time_tcp)
+{
+	struct sim s;
+	const char *args[] = {"--speed", "1", "--tcp", "0", "--fault",
+	    "close@t=0.3", NULL};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int port;
+	char c;
+
+	sim_start(&s, args);
+	ASSERT_EQ(sscanf(s.path, "tcp://127.0.0.1:%d", &port), 1);
+	sa.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	s.fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(connect(s.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	EXPECT(&s, BANNER UNLOCK);
+	/* the server hangs up at t = 0.3 s */
+	struct pollfd pfd = {.fd = s.fd, .events = POLLIN};
+	ASSERT_EQ(poll(&pfd, 1, 2000), 1);
+	ASSERT_EQ(read(s.fd, &c, 1), 0);
+	close(s.fd);
+	/* and takes the next host, state kept (still locked) */
+	s.fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(connect(s.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	EXPECT(&s, BANNER UNLOCK);
+	ASSERT_EQ(sim_stop(&s), 0);
+}
+
+TEST(on_open_reset_loses_position)
+{
+	struct sim s;
+	char link[128];
+	const char *args[] = {"--speed", "max", "--on-open", "reset",
+	    "--link", link, NULL};
+	struct termios tio;
+
+	snprintf(link, sizeof(link), "/tmp/test_sim_link2.%d", getpid());
+	unlocked(&s, args);
+	sim_send(&s, "G0 X-5\nG4 P0\n");
+	EXPECT(&s, "ok\r\nok\r\n");
+	close(s.fd);
+	usleep(100000);
+	s.fd = open(link, O_RDWR | O_NOCTTY);
+	ASSERT(s.fd >= 0);
+	tcgetattr(s.fd, &tio);
+	cfmakeraw(&tio);
+	tcsetattr(s.fd, TCSANOW, &tio);
+	EXPECT(&s, BANNER UNLOCK);
+	sim_byte(&s, '?');
+	EXPECT(&s, "<Alarm|MPos:0.000,0.000,0.000|");
+	ASSERT_EQ(sim_stop(&s), 0);
+}
+
 TEST(fault_power_glitch)
 {
 	struct sim s;
