@@ -107,13 +107,19 @@ main(int argc, char **argv)
 		case 'o': outpath = optarg; break;
 		case 'j': json = true; break;
 		case 's': {
-			char *e;
-			start[0] = strtod(optarg, &e);
-			if (*e == ',')
-				start[1] = strtod(e + 1, &e);
-			if (*e == ',')
-				start[2] = strtod(e + 1, &e);
-			if (*e != '\0' || !isfinite(start[0]) ||
+			/* exactly three numbers: a missing Z must not leave
+			 * the start height to chance */
+			char *e = optarg;
+			int k;
+			for (k = 0; k < 3; k++) {
+				const char *b = k == 0 ? e : e + 1;
+				if (k > 0 && *e != ',')
+					break;
+				start[k] = strtod(b, &e);
+				if (e == b)
+					break;
+			}
+			if (k < 3 || *e != '\0' || !isfinite(start[0]) ||
 			    !isfinite(start[1]) || !isfinite(start[2])) {
 				fprintf(stderr, "smpplan: --start wants X,Y,Z "
 				    "in mm, got \"%s\"\n", optarg);

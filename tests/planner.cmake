@@ -15,3 +15,8 @@ if(TARGET smp_planner)
     smp_test(test_order SOURCES test_order.c LIBS smp_planner TIMEOUT 120)
   endif()
 endif()
+if(TARGET smp_planner)
+  # smpplan end to end (exit codes, report) and the reader's text check
+  smp_test(test_plan_cli SOURCES test_plan_cli.c LIBS smp_planner
+    PkgConfig::JANSSON TIMEOUT 60 DEPENDS smpplan)
+endif()
