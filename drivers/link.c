@@ -29,6 +29,7 @@
 /* The first banner wait: a board that resets when the port opens greets
  * within about a second; one that did not reset never will. */
 #define FIRST_BANNER_WAIT_MS 1500
+#define QUERY_STATUS_RETRY_S 0.25 /* `?` again at connect until answered */
 #define READ_CHUNK 4096
 #define READS_PER_STEP 16      /* bound the work of one step */
 
@@ -348,6 +349,7 @@ handle_query(struct link *l, const struct grbl_event *ev)
 			}
 			l->qstep = Q_STATUS;
 			grbl_send_realtime(l->g, GRBL_RT_STATUS);
+			l->poll_next_s = l->now_s + QUERY_STATUS_RETRY_S;
 		}
 		break;
 	case GRBL_EV_STATUS:
@@ -358,8 +360,17 @@ handle_query(struct link *l, const struct grbl_event *ev)
 		ev_text(l, LINK_EV_LOG, "%s: ALARM:%d during connect (%s)",
 		    l->port, ev->code, grbl_alarm_text(ev->code) ?
 		    grbl_alarm_text(ev->code) : "unknown alarm");
-		if (grbl_alarm_is_critical(ev->code))
+		if (grbl_alarm_is_critical(ev->code)) {
 			l->critical_alarm = true;
+			/* GRBL will not answer the `?` now: what the link
+			 * needed is in, and the caller must see the alarm
+			 * (and reset), not a link that never comes up. */
+			if (l->qstep == Q_STATUS) {
+				struct grbl_status st = *grbl_last_status(l->g);
+				st.state = GRBL_STATE_ALARM;
+				become_ready(l, &st);
+			}
+		}
 		break;
 	default:
 		break;
@@ -467,6 +478,13 @@ run_timers(struct link *l)
 		}
 		break;
 	case LINK_QUERY:
+		/* A report damaged on the wire must not cost the connect:
+		 * ask again until one parses. */
+		if (l->qstep == Q_STATUS && now >= l->poll_next_s &&
+		    now < l->deadline_s) {
+			grbl_send_realtime(l->g, GRBL_RT_STATUS);
+			l->poll_next_s = now + QUERY_STATUS_RETRY_S;
+		}
 		if (now >= l->deadline_s)
 			drop(l, l->qstep == Q_INFO ? "no answer to $I" :
 			    l->qstep == Q_SETTINGS ? "no answer to $$" :
@@ -565,8 +583,12 @@ link_timeout_ms(const struct link *l, double now_s)
 		at = l->next_open_s;
 		break;
 	case LINK_WAIT_BANNER:
+		at = l->deadline_s;
+		break;
 	case LINK_QUERY:
 		at = l->deadline_s;
+		if (l->qstep == Q_STATUS)
+			at = min_d(at, l->poll_next_s);
 		break;
 	case LINK_READY:
 	default:

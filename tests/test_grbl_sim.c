@@ -53,7 +53,7 @@ sim_drain(struct sim *s)
 /* Starts smpsim with the given speed ("max" or a factor) and waits for
  * "smpsim: listening on PATH". */
 static void
-sim_start(struct sim *s, const char *speed)
+sim_start_f(struct sim *s, const char *speed, const char *fault)
 {
 	const char *dir = getenv("SMP_BIN_DIR");
 	char path[512];
@@ -72,7 +72,12 @@ sim_start(struct sim *s, const char *speed)
 		dup2(p[1], 2);
 		close(p[0]);
 		close(p[1]);
-		execl(path, "smpsim", "--speed", speed, "--quiet", (char *)NULL);
+		if (fault != NULL)
+			execl(path, "smpsim", "--speed", speed, "--quiet",
+			    "--seed", "7", "--fault", fault, (char *)NULL);
+		else
+			execl(path, "smpsim", "--speed", speed, "--quiet",
+			    (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -122,6 +127,10 @@ struct run {
 	double mpos[3];
 	char down_why[160];
 	bool strict_order;       /* OK tags must be consecutive */
+	bool allow_down;         /* a fault test: DOWN is expected */
+	int downs, ups, suspects;
+	bool answered_after_down; /* an OK/ERROR after DOWN, before UP */
+	uint64_t last_ok_tag;
 };
 
 static void
@@ -132,9 +141,12 @@ on_event(struct run *r, const struct link_event *ev)
 	switch (ev->kind) {
 	case LINK_EV_UP:
 		r->up = true;
+		r->ups++;
+		r->down = false;
 		return;
 	case LINK_EV_DOWN:
 		r->down = true;
+		r->downs++;
 		snprintf(r->down_why, sizeof(r->down_why), "%s", ev->text);
 		return;
 	case LINK_EV_LOG:
@@ -147,6 +159,11 @@ on_event(struct run *r, const struct link_event *ev)
 	case GRBL_EV_OK:
 		if (r->strict_order)
 			ASSERT_EQ(g->tag, r->next_ok);
+		/* Never out of order, whatever the faults. */
+		ASSERT_GT(g->tag, r->last_ok_tag);
+		r->last_ok_tag = g->tag;
+		if (r->down)
+			r->answered_after_down = true;
 		r->next_ok = g->tag + 1;
 		r->oks++;
 		break;
@@ -175,6 +192,8 @@ on_event(struct run *r, const struct link_event *ev)
 		break;
 	case GRBL_EV_OTHER:
 		r->other++;
+		if (g->code == GRBL_OTHER_SUSPECT)
+			r->suspects++;
 		break;
 	default:
 		break;
@@ -204,7 +223,8 @@ turn(struct run *r)
 		on_event(r, &ev);
 	if (grbl_unanswered_bytes(link_grbl(r->l)) > r->max_unanswered)
 		r->max_unanswered = grbl_unanswered_bytes(link_grbl(r->l));
-	ASSERT_MSG(!r->down, "link went down: %s", r->down_why);
+	ASSERT_MSG(!r->down || r->allow_down, "link went down: %s",
+	    r->down_why);
 }
 
 #define RUN_UNTIL(r, secs, cond)                                              \
@@ -218,20 +238,46 @@ turn(struct run *r)
 	} while (0)
 
 static void
-connect_sim(struct run *r, struct sim *s, const char *speed)
+connect_sim_f(struct run *r, struct sim *s, const char *speed,
+    const char *fault)
 {
 	struct link_opts o = {
 		.baud = 115200, .status_poll_hz = 10, .watchdog_ms = 1000,
 		.connect_timeout_ms = 1000, .reconnect_max_ms = 1000,
 	};
 
-	sim_start(s, speed);
+	sim_start_f(s, speed, fault);
 	o.port = s->pty;
 	memset(r, 0, sizeof(*r));
 	r->s = s;
 	r->strict_order = true;
+	/* With faults injected, a connect may take more than one try. */
+	r->allow_down = fault != NULL;
 	ASSERT_NOT_NULL(r->l = link_new(&o));
-	RUN_UNTIL(r, 10, r->up);
+	RUN_UNTIL(r, 20, r->up);
+	r->allow_down = false;
+}
+
+static void
+connect_sim(struct run *r, struct sim *s, const char *speed)
+{
+	connect_sim_f(r, s, speed, NULL);
+}
+
+/* Keeps the controller's buffer full of short moves, tags from *next. */
+static void
+stream_some(struct run *r, uint64_t *next, uint64_t last)
+{
+	char line[48];
+
+	while (*next <= last) {
+		snprintf(line, sizeof(line), "G1 X-%d Y-%d F2000",
+		    (int)(*next % 7) + 1, (int)(*next % 5) + 1);
+		if (!grbl_can_send(link_grbl(r->l), strlen(line)))
+			break;
+		ASSERT_EQ(grbl_send_line(link_grbl(r->l), line, *next), 0);
+		(*next)++;
+	}
 }
 
 /* Sends one line and waits for its answer. */
@@ -452,6 +498,127 @@ TEST_T(soft_reset_mid_motion_loses_unanswered, 30)
 	ASSERT_EQ(r.last_error, GRBL_ERR_SYSTEM_GC_LOCK);
 	r.errors = 0;
 	command(&r, "$X", 51);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+/* ---- the simulator's faults, seen from the driver ---- */
+
+TEST_T(fault_link_closes_mid_stream, 30)
+{
+	struct sim s;
+	struct run r;
+	uint64_t next = 10, sent;
+
+	connect_sim_f(&r, &s, "max", "close@lines=60");
+	command(&r, "$X", 1);
+	r.allow_down = true;
+	r.strict_order = false;
+	double end = now_s() + 10;
+	while (!r.down) {
+		ASSERT(now_s() < end);
+		stream_some(&r, &next, 400);
+		turn(&r);
+	}
+	sent = next - 10;
+	/* Every line sent has exactly one fate, and none came after DOWN. */
+	ASSERT_EQ((uint64_t)(r.oks - 1 + r.errors + r.lost), sent);
+	ASSERT_GT(r.lost, 0);
+	ASSERT(!r.answered_after_down);
+	ASSERT_EQ(grbl_unanswered(link_grbl(r.l)), 0);
+	ASSERT_EQ(link_state(r.l), LINK_DOWN);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(fault_controller_resets_by_itself, 30)
+{
+	struct sim s;
+	struct run r;
+	uint64_t next = 10;
+
+	connect_sim_f(&r, &s, "10", "reset@t=20");
+	command(&r, "$X", 1);
+	r.strict_order = false;
+	double end = now_s() + 10;
+	while (r.banners == 0) {
+		ASSERT(now_s() < end);
+		stream_some(&r, &next, 100000);
+		turn(&r);
+	}
+	/* Everything sent got a fate; nothing is left in flight. */
+	ASSERT_EQ((uint64_t)(r.oks - 1 + r.errors + r.lost), next - 10);
+	ASSERT_EQ(grbl_unanswered(link_grbl(r.l)), 0);
+	ASSERT_EQ(link_state(r.l), LINK_READY);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(fault_stall_trips_watchdog_then_reconnects, 30)
+{
+	struct sim s;
+	struct run r;
+	double t0;
+
+	/* Stalls 2 s of wall time, from 2 s after start (after connect). */
+	connect_sim_f(&r, &s, "2", "stall@t=4,for=4");
+	r.allow_down = true;
+	t0 = now_s();
+	RUN_UNTIL(&r, 8, r.down);
+	ASSERT_STR_CONTAINS(r.down_why, "watchdog");
+	ASSERT_LT(now_s() - t0, 6);
+	r.up = false;
+	RUN_UNTIL(&r, 15, r.up);
+	ASSERT_EQ(link_state(r.l), LINK_READY);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(fault_hard_limit_alarm_reported, 30)
+{
+	struct sim s;
+	struct run r;
+
+	connect_sim_f(&r, &s, "2", "alarm@t=2,code=1");
+	RUN_UNTIL(&r, 5, r.alarms == 1);
+	ASSERT_EQ(r.last_alarm, GRBL_ALARM_HARD_LIMIT);
+	ASSERT(link_alarm_critical(r.l));
+	/* The link stays up through it (the silence GRBL keeps after a
+	 * critical alarm is covered by test_link's fake controller). */
+	double until = now_s() + 1.5;
+	while (now_s() < until)
+		turn(&r);
+	ASSERT_EQ(link_state(r.l), LINK_READY);
+	link_realtime(r.l, GRBL_RT_RESET);
+	RUN_UNTIL(&r, 5, r.banners == 1);
+	ASSERT(!link_alarm_critical(r.l));
+	int n0 = r.status;
+	RUN_UNTIL(&r, 5, r.status > n0);
+	link_destroy(&r.l);
+	sim_stop(&s);
+}
+
+TEST_T(fault_dropped_bytes_are_flagged, 30)
+{
+	struct sim s;
+	struct run r;
+	uint64_t next = 10;
+
+	/* One byte in 100 from the controller lost: some answers arrive
+	 * mangled. */
+	connect_sim_f(&r, &s, "max", "drop-tx=0.01");
+	r.allow_down = true;   /* a mangled status may starve the watchdog */
+	r.strict_order = false;
+	command(&r, "$X", 1);
+	double end = now_s() + 10;
+	while (r.suspects == 0 && !r.down) {
+		ASSERT(now_s() < end);
+		stream_some(&r, &next, 100000);
+		turn(&r);
+	}
+	ASSERT_GT(r.suspects, 0);
+	/* Never more answers credited than lines sent. */
+	ASSERT_LE((uint64_t)(r.oks - 1 + r.errors), next - 10);
 	link_destroy(&r.l);
 	sim_stop(&s);
 }
