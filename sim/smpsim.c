@@ -486,7 +486,9 @@ main(int argc, char **argv)
 			    (next - now) / speed * 1e3 : 200;
 			timeout = ms < 0 ? 0 : ms > 200 ? 200 : (int)ceil(ms);
 		}
-		if (l.fd >= 0) {
+		/* A pty master without a host polls as POLLHUP at once, every
+		 * time: leave it out and look again after a short sleep. */
+		if (l.fd >= 0 && (l.tcp || l.host)) {
 			pfd[npfd].fd = l.fd;
 			pfd[npfd].events = POLLIN;
 			if (l.outlen > 0)
