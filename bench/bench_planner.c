@@ -94,7 +94,7 @@ static void
 gen_scalp(struct buf *b, size_t n)
 {
 	double step = sqrt(100.0 / 40.0);       /* mm between grid points */
-	double side = sqrt((double)n / 0.62) * step;
+	double side = sqrt((double)n / 0.30) * step;
 	long cells = (long)(side / step);
 	size_t k = 0;
 
@@ -146,6 +146,7 @@ bench_one(const char *kind, size_t n)
 		cfg.env_max_mm[a] = 2000;
 	}
 	cfg.min_spacing_mm = 0.01;
+	cfg.max_dots = 2000000;
 	cfg.spacing = SPACING_WARN;
 	rng_state = 12345;
 	if (strcmp(kind, "scalp") == 0)

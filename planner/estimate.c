@@ -70,14 +70,13 @@ flush(struct est *e)
 	for (size_t k = 0; k < n; k++) {
 		size_t last = k + w - 1 < n - 1 ? k + w - 1 : n - 1;
 		double v = 0;   /* exit speed of block j in the backward pass */
+		/* backward over the window: the fastest entry into each
+		 * block from which the window's end can still be reached at
+		 * rest */
 		for (size_t j = last + 1; j-- > k;) {
 			struct blk *b = &e->b[j];
-			double in = fmin(fmin(b->v_junc, b->v_nom),
+			v = fmin(fmin(b->v_junc, b->v_nom),
 			    sqrt(v * v + 2 * b->accel * b->len_mm));
-			if (j == k)
-				v = in;
-			else
-				v = in;
 		}
 		/* v is the most block k may enter at; forward limit too */
 		{
