@@ -30,6 +30,7 @@ struct fake {
 	bool mute_lines;         /* ignore lines */
 	bool alarm;              /* greet in Alarm (homing enabled) */
 	bool critical;           /* after a critical alarm: `?` unanswered */
+	bool alarm_on_status;    /* the next `?` finds a hard limit instead */
 	const char *opt;         /* the [OPT:...] inside */
 	int resets, status_q, lines;
 	char last_line[256];
@@ -103,6 +104,12 @@ fake_step(struct fake *f)
 	while ((n = read(f->m, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
 			unsigned char c = buf[i];
+			if (c == '?' && f->alarm_on_status) {
+				f->alarm_on_status = false;
+				f->critical = true;
+				fake_say(f, "ALARM:1\r\n[MSG:Reset to continue]"
+				    "\r\n");
+			}
 			if (c == '?') {
 				f->status_q++;
 				if (!f->mute_status && !f->critical)
@@ -397,6 +404,26 @@ TEST_T(critical_alarm_suspends_watchdog, 20)
 	/* And after the reset the watchdog is armed again. */
 	f.mute_status = true;
 	ASSERT(run_until(&r, 2, LINK_EV_DOWN));
+	link_destroy(&r.l);
+	fake_close(&f);
+}
+
+TEST_T(critical_alarm_at_connect_still_comes_up, 20)
+{
+	struct fake f = {.greet_on_reset = true, .alarm_on_status = true};
+	struct run r = {.f = &f};
+	struct link_opts o;
+
+	fake_open(&f);
+	o = opts_for(f.path);
+	ASSERT_NOT_NULL(r.l = link_new(&o));
+	/* The `?` of the handshake is never answered: the link must come up
+	 * in alarm rather than retry forever. */
+	ASSERT(run_until(&r, 3, LINK_EV_UP));
+	ASSERT(link_info(r.l)->alarm_at_connect);
+	ASSERT(link_alarm_critical(r.l));
+	ASSERT_EQ(count_events(&r, LINK_EV_LOG, "ALARM:1"), 1);
+	ASSERT(!run_until(&r, 1.0, LINK_EV_DOWN));
 	link_destroy(&r.l);
 	fake_close(&f);
 }
