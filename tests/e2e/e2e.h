@@ -433,6 +433,7 @@ struct e2e_dot {
 	long id;
 	double x, y, depth;
 	int hits;
+	bool bad_depth;         /* a penetration not at the planned depth */
 };
 
 /* Reads the e2e plan's id,x,y,depth columns (our own writer's format). */
@@ -447,7 +448,7 @@ e2e_read_plan(const char *path, size_t *n)
 	ASSERT_NOT_NULL(f);
 	*n = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		struct e2e_dot t = { 0, 0, 0, 0, 0 };
+		struct e2e_dot t = { 0, 0, 0, 0, 0, false };
 		int dw;
 		if (sscanf(line, "%ld,%lf,%lf,%lf,%d", &t.id, &t.x, &t.y,
 		    &t.depth, &dw) != 5)
@@ -485,8 +486,10 @@ e2e_check_skin(struct e2e *e, struct e2e_dot *dots, size_t n,
 
 	ASSERT_MSG(f != NULL, "no skin log %s", e->skin);
 	memset(r, 0, sizeof(*r));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		dots[i].hits = 0;
+		dots[i].bad_depth = false;
+	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		json_error_t je;
 		json_t *o = json_loads(line, 0, &je);
@@ -527,6 +530,7 @@ e2e_check_skin(struct e2e *e, struct e2e_dot *dots, size_t n,
 			dots[best].hits++;
 			if (fabs(dots[best].depth - depth) > 0.01) {
 				r->bad_depth++;
+				dots[best].bad_depth = true;
 				fprintf(stderr, "dot %ld: depth %.4f, planned "
 				    "%.4f\n", dots[best].id, depth,
 				    dots[best].depth);
