@@ -104,7 +104,10 @@ toolpath_build(struct toolpath *tp, const struct plan *plan,
 		 * shave up to 0.5 um off the clearance. */
 		t->clear_z = ceil((t->skin_z + cfg->clearance_mm) * 1000 -
 		    1e-6) / 1000;
-		t->bottom_z = t->skin_z - depth;
+		/* The bottom goes up to the micrometre too: rounding it to
+		 * nearest in the G-code could put the tip up to 0.5 um deeper
+		 * than asked, past max_depth when the depth is the maximum. */
+		t->bottom_z = ceil((t->skin_z - depth) * 1000 - 1e-6) / 1000;
 		/* The skin under the hop, and the skin at both ends as the
 		 * plan gave it (a dot's z may sit above the surface model). */
 		seg = toolpath_safe_z(surf, cfg, px, py, t->x_mm, t->y_mm);

@@ -20,3 +20,7 @@ if(TARGET smp_planner)
   smp_test(test_plan_cli SOURCES test_plan_cli.c LIBS smp_planner
     PkgConfig::JANSSON TIMEOUT 60 DEPENDS smpplan)
 endif()
+if(TARGET smp_planner)
+  smp_test(test_toolpath_limits SOURCES test_toolpath_limits.c
+    LIBS smp_planner TIMEOUT 30)
+endif()

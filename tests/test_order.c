@@ -11,6 +11,12 @@
 #include "planner/order.h"
 #include "test.h"
 
+/* test.h's ASSERT_LT/LE/GT/GE compare as integers: lengths and times are
+ * compared here as doubles. */
+#define ASSERT_DBL(a, op, b)                                                  \
+	ASSERT_MSG((double)(a) op (double)(b), "%.9g %s %.9g", (double)(a),    \
+	    #op, (double)(b))
+
 static uint64_t rng_state;
 
 static double
@@ -174,8 +180,8 @@ TEST(grid_is_near_optimal)
 	ASSERT_EQ(order_plan(p, NULL, 1, 0, order, NULL), 0);
 	assert_permutation(order, 900);
 	len = order_length(p, order, 900, NULL);
-	ASSERT_GE(len, 899 * 1.5 - 1e-6);
-	ASSERT_LE(len, 899 * 1.5 * 1.08);
+	ASSERT_DBL(len, >=, 899 * 1.5 - 1e-6);
+	ASSERT_DBL(len, <=, 899 * 1.5 * 1.08);
 	free(order);
 	plan_destroy(&p);
 }
@@ -204,14 +210,14 @@ TEST(every_dot_once_deterministic_and_shorter_than_nn)
 		nn = nn_length(p, start);
 		mst = order_mst_length(p);
 		ASSERT_NEAR(len, st.final_mm, 1e-6 * len);
-		ASSERT_LE(st.final_mm, st.local_mm + 1e-9);
-		ASSERT_LE(st.local_mm, st.initial_mm + 1e-9);
-		ASSERT_GE(len, mst - 1e-9);
+		ASSERT_DBL(st.final_mm, <=, st.local_mm + 1e-9);
+		ASSERT_DBL(st.local_mm, <=, st.initial_mm + 1e-9);
+		ASSERT_DBL(len, >=, mst - 1e-9);
 		if (n >= 57)
 			ASSERT_MSG(len < nn, "n=%zu: %.3f mm, nearest neighbour"
 			    " %.3f mm", n, len, nn);
 		else
-			ASSERT_LE(len, nn + 1e-9);
+			ASSERT_DBL(len, <=, nn + 1e-9);
 		if (n >= 500)
 			ASSERT_MSG(len < 0.95 * nn, "n=%zu: %.3f mm is not 5%% "
 			    "below nearest neighbour %.3f mm", n, len, nn);
@@ -222,7 +228,7 @@ TEST(every_dot_once_deterministic_and_shorter_than_nn)
 		assert_permutation(a, n);
 		ASSERT_EQ(order_plan(p, NULL, 42, 10, b, NULL), 0);
 		ASSERT(memcmp(a, b, n * sizeof(*a)) == 0);
-		ASSERT_LE(order_length(p, a, n, NULL), nn_length(p, NULL) +
+		ASSERT_DBL(order_length(p, a, n, NULL), <=, nn_length(p, NULL) +
 		    1e-9);
 		free(a);
 		free(b);
@@ -262,9 +268,9 @@ TEST_T(hundred_thousand_dots_in_budget, 60)
 	assert_permutation(a, n);
 	/* the budget caps the perturbation, not the local search; leave room
 	 * for a loaded machine */
-	ASSERT_LT(st.seconds, 20.0);
-	ASSERT_LT(st.final_mm, 0.93 * st.initial_mm);
-	ASSERT_GE(st.final_mm, order_mst_length(p) - 1e-6);
+	ASSERT_DBL(st.seconds, <, 20.0);
+	ASSERT_DBL(st.final_mm, <, 0.93 * st.initial_mm);
+	ASSERT_DBL(st.final_mm, >=, order_mst_length(p) - 1e-6);
 	fprintf(stderr, "100k dots: %.3f s, initial %.0f mm, local %.0f mm, "
 	    "final %.0f mm, MST %.0f mm\n", st.seconds, st.initial_mm,
 	    st.local_mm, st.final_mm, order_mst_length(p));
