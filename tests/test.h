@@ -6,7 +6,8 @@
  * A test file defines its cases with TEST(name) { ... } and ends with
  * TEST_MAIN(). The binary runs every case, or only those named on its
  * command line; `--list` prints the names. CTest runs each binary once.
- * Set TEST_NOFORK=1 to run cases in-process (for gdb).
+ * Set TEST_NOFORK=1 to run cases in-process (for gdb). Every process a case
+ * leaves behind in its process group is killed when the case ends.
  */
 #ifndef SMP_TEST_H
 #define SMP_TEST_H
@@ -144,6 +145,10 @@ test_run_one_(const struct test_case *tc)
 		return -1;
 	}
 	if (pid == 0) {
+		/* Its own process group, so that whatever the case starts
+		 * (simulators, daemons) is killed with it below, even when
+		 * an assertion aborts it halfway. */
+		setpgid(0, 0);
 		alarm(tc->timeout_s);
 		tc->fn();
 		fflush(stdout);
@@ -156,6 +161,7 @@ test_run_one_(const struct test_case *tc)
 			return -1;
 		}
 	}
+	kill(-pid, SIGKILL);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
