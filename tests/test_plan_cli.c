@@ -168,6 +168,19 @@ TEST(sample_plans_plan_and_report)
 	cleanup();
 }
 
+TEST(sample_json_plans_like_small_csv)
+{
+	char csv[1 << 16];
+
+	setup();
+	ASSERT_EQ(smpplan("%S/examples/plans/small.csv -o %D/a.gcode"), 0);
+	snprintf(csv, sizeof(csv), "%s", get("a.gcode"));
+	ASSERT_EQ(smpplan("%S/examples/plans/sample.json -o %D/b.gcode"), 0);
+	ASSERT_STR_CONTAINS(get("out"), "dots            20\n");
+	ASSERT_STR_EQ(get("b.gcode"), csv);
+	cleanup();
+}
+
 TEST(json_report)
 {
 	json_t *r;
