@@ -10,6 +10,8 @@ endif()
 if(TARGET smp_planner)
   smp_test(test_order_opt SOURCES test_order_opt.c LIBS smp_planner TIMEOUT 60)
   smp_test(test_estimate SOURCES test_estimate.c LIBS smp_planner TIMEOUT 60)
+  smp_test(test_plan_smpplan SOURCES test_plan_smpplan.c
+    LIBS PkgConfig::JANSSON TIMEOUT 60 DEPENDS smpplan)
   # test_order.c came from another engineer's work; registered when present
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/test_order.c)
     smp_test(test_order SOURCES test_order.c LIBS smp_planner TIMEOUT 120)
@@ -23,4 +25,7 @@ endif()
 if(TARGET smp_planner)
   smp_test(test_toolpath_limits SOURCES test_toolpath_limits.c
     LIBS smp_planner TIMEOUT 30)
+endif()
+if(TARGET smp_planner)
+  smp_test(test_surface SOURCES test_surface.c LIBS smp_planner TIMEOUT 30)
 endif()
