@@ -324,6 +324,7 @@ main(int argc, char *argv[])
 	config_defaults(&d->cfg);
 	nerr = config_load(&d->cfg, conffile, err, sizeof(err));
 	if (noaction) {
+		free(d);
 		if (nerr > 0) {
 			fputs(err, stderr);
 			fprintf(stderr, "smpd: %d error%s in %s\n", nerr,
