@@ -43,6 +43,8 @@ write_file(const char *name, const char *text)
 	fclose(f);
 }
 
+/* Test cases end in _exit (tests/test.h): each one removes its own
+ * directory when it passes. */
 static void
 cleanup(void)
 {
@@ -62,7 +64,6 @@ setup(void)
 	ASSERT_NOT_NULL(getenv("SMP_SOURCE_DIR"));
 	snprintf(tmp, sizeof(tmp), "/tmp/smp-test-smpplan-XXXXXX");
 	ASSERT_NOT_NULL(mkdtemp(tmp));
-	atexit(cleanup);
 }
 
 TEST(good_plan_report_and_gcode)
@@ -79,6 +80,7 @@ TEST(good_plan_report_and_gcode)
 	snprintf(args, sizeof(args), "%s/s.gcode", tmp);
 	ASSERT_EQ(stat(args, &sb), 0);
 	ASSERT_GT(sb.st_size, 300 * 30);
+	cleanup();
 }
 
 TEST(json_report_fields)
@@ -105,6 +107,7 @@ TEST(json_report_fields)
 	ASSERT_NOT_NULL(json_object_get(json_object_get(r, "phases_s"),
 	    "order"));
 	json_decref(r);
+	cleanup();
 }
 
 TEST(bad_plan_exit_1_every_finding_no_output)
@@ -132,6 +135,7 @@ TEST(bad_plan_exit_1_every_finding_no_output)
 	snprintf(args, sizeof(args), "%s/bin.csv", tmp);
 	ASSERT_EQ(run(args, out, sizeof(out)), 1);
 	ASSERT_STR_CONTAINS(out, "bin.csv:2:1: error: not a text file");
+	cleanup();
 }
 
 TEST(usage_and_config_errors_exit_2)
@@ -154,6 +158,7 @@ TEST(usage_and_config_errors_exit_2)
 	    tmp);
 	ASSERT_EQ(run(args, out, sizeof(out)), 2);
 	ASSERT_STR_CONTAINS(out, "height map /nonexistent");
+	cleanup();
 }
 
 TEST(start_point_is_where_the_path_begins)
@@ -186,6 +191,7 @@ TEST(start_point_is_where_the_path_begins)
 	    "-o %s/st2.gcode", tmp);
 	ASSERT_EQ(run(args, out, sizeof(out)), 1);
 	ASSERT_STR_CONTAINS(out, "below the clearance plane");
+	cleanup();
 }
 
 TEST_MAIN()
