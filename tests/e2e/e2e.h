@@ -571,12 +571,16 @@ e2e_stop_all(struct e2e *e)
 {
 	e2e_disconnect(e);
 	if (e->smpd > 0) {
+		int rc;
 		kill(e->smpd, SIGTERM);
-		if (e2e_wait_pid(e->smpd, 15) < 0) {
+		if ((rc = e2e_wait_pid(e->smpd, 15)) < 0) {
 			kill(e->smpd, SIGKILL);
 			e2e_wait_pid(e->smpd, 5);
 		}
 		e->smpd = 0;
+		/* SIGTERM is a clean exit, also under the sanitizers. */
+		ASSERT_MSG(rc == 0, "smpd exited %d on SIGTERM; see %s", rc,
+		    e->smpd_log);
 	}
 	if (e->sim > 0) {
 		kill(e->sim, SIGTERM);
