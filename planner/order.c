@@ -485,6 +485,10 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 			    sizeof(uint32_t));
 			memcpy(&o.t[c1 + c3 - c2], tmp, len * sizeof(uint32_t));
 		}
+		/* the ends of the three new edges (t holds them already) */
+		push_pos(&o, c1 - 1); push_pos(&o, c1);
+		push_pos(&o, c1 + c3 - c2 - 1); push_pos(&o, c1 + c3 - c2);
+		push_pos(&o, c3 - 1); push_pos(&o, c3);
 		/* and two random reversals: a swap of short segments alone
 		 * is one Or-opt move, which local search simply undoes */
 		for (int r = 0; r < 2; r++) {
@@ -495,6 +499,11 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 				r0 = r1;
 				r1 = tmp;
 			}
+			/* the reversal's two new edges are what to look at */
+			push_pos(&o, r0 - 1);
+			push_pos(&o, r0);
+			push_pos(&o, r1);
+			push_pos(&o, r1 + 1);
 			while (r0 < r1) {
 				uint32_t tmp = o.t[r0];
 				o.t[r0++] = o.t[r1];
@@ -503,13 +512,8 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 		}
 		for (i = a; i < a + w; i++)
 			o.pos[o.t[i]] = (uint32_t)i;
-		for (i = a; i < a + w; i++)
-			push(&o, o.t[i]);
 		o.lo = a;
 		o.hi = a + w - 1;
-		push_pos(&o, c1 - 1); push_pos(&o, c1);
-		push_pos(&o, c1 + c3 - c2 - 1); push_pos(&o, c1 + c3 - c2);
-		push_pos(&o, c3 - 1); push_pos(&o, c3);
 		local_search(&o);
 		after = path_len(&o, a - 1, a + w);
 		s.kicks++;
