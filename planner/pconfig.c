@@ -205,6 +205,30 @@ apply(struct planner_config *c, const struct key *k,
 			    k->name);
 			return -1;
 		}
+		/* GRBL acts on ? ! ~ and bytes >= 0x80 wherever they appear,
+		 * even in a comment (feed hold, resume, overrides, spindle
+		 * stop), and a $ line is a system command, not G-code: an
+		 * actuator line must be plain G-code or it does something
+		 * else than it says, the moment it is sent. */
+		if (!IS("heightmap")) {
+			for (const char *q = str; *q != '\0'; q++) {
+				unsigned char ch = (unsigned char)*q;
+				if (ch < 0x20 || ch > 0x7e || ch == '?' ||
+				    ch == '!' || ch == '~') {
+					snprintf(msg, len, "%s.%s: character %d "
+					    "(0x%02x) is a GRBL real-time command "
+					    "or not printable", k->group,
+					    k->name, (int)(q - str) + 1, ch);
+					return -1;
+				}
+			}
+			if (str[strspn(str, " \t")] == '$') {
+				snprintf(msg, len, "%s.%s: a $ line is a GRBL "
+				    "system command, not G-code", k->group,
+				    k->name);
+				return -1;
+			}
+		}
 		memcpy(dst, str, strlen(str) + 1);
 	} else if (IS("actuator")) {
 		if (strcmp(str, "spindle") == 0) c->actuator = ACTUATOR_SPINDLE;
