@@ -4,6 +4,7 @@
  * the plan validate, how long will it take) and the planner's test bench.
  *
  *   smpplan PLAN [-c CONFIG] [-o OUT.gcode] [--json] [--start X,Y,Z]
+ *           [--heightmap FILE]
  *
  * Exit status: 0 planned, 1 the plan is invalid (every finding printed as
  * file:line:col: error: message), 2 usage, configuration or I/O error.
@@ -29,7 +30,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: smpplan PLAN [-c CONFIG] [-o OUT.gcode] "
-	    "[--json] [--start X,Y,Z]\n"
+	    "[--json] [--start X,Y,Z]\n               [--heightmap FILE]\n"
 	    "  PLAN     a dot plan, CSV or JSON (docs/plan-format.md)\n"
 	    "  -c       configuration (etc/smpd.conf: machine, needle, "
 	    "planner groups)\n"
@@ -37,7 +38,10 @@ usage(void)
 	    "report on stderr)\n"
 	    "  --json   the report as JSON\n"
 	    "  --start  where the needle starts (work coords; default: above "
-	    "the first dot)\n");
+	    "the first dot)\n"
+	    "  --heightmap  the skin's height map (docs/heightmap.md), in "
+	    "place of\n"
+	    "           needle.heightmap\n");
 	exit(2);
 }
 
@@ -79,6 +83,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "start", required_argument, NULL, 's' },
+		{ "heightmap", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,6 +97,7 @@ main(int argc, char **argv)
 	struct order_stats ost;
 	uint32_t *order = NULL;
 	const char *cfgpath = NULL, *outpath = NULL, *planpath;
+	const char *hmpath = NULL;
 	double start[3], t0, t_parse, t_valid, t_order, t_tp, t_emit, est;
 	double mst, *start_xy = NULL;
 	bool json = false, have_start = false;
@@ -106,6 +112,7 @@ main(int argc, char **argv)
 		case 'c': cfgpath = optarg; break;
 		case 'o': outpath = optarg; break;
 		case 'j': json = true; break;
+		case 'm': hmpath = optarg; break;
 		case 's': {
 			/* exactly three numbers: a missing Z must not leave
 			 * the start height to chance */
@@ -140,6 +147,15 @@ main(int argc, char **argv)
 	    sizeof(err)) < 0) {
 		fprintf(stderr, "smpplan: %s\n", err);
 		return 2;
+	}
+	if (hmpath != NULL) {
+		if (strlen(hmpath) >= sizeof(cfg.heightmap_path)) {
+			fprintf(stderr, "smpplan: --heightmap: path longer than "
+			    "%zu characters\n", sizeof(cfg.heightmap_path) - 1);
+			return 2;
+		}
+		snprintf(cfg.heightmap_path, sizeof(cfg.heightmap_path), "%s",
+		    hmpath);
 	}
 	dl = diag_list_new(cfg.max_diags, planpath);
 	if (dl == NULL)

@@ -181,6 +181,35 @@ TEST(sample_json_plans_like_small_csv)
 	cleanup();
 }
 
+TEST(heightmap_option_equals_the_config_key)
+{
+	char conf[1024], viacfg[1 << 16];
+
+	setup();
+	snprintf(conf, sizeof(conf), "needle: { heightmap = \"%s/examples/"
+	    "plans/scalp-heightmap.txt\"; };\n", src);
+	put("hm.conf", conf);
+	ASSERT_EQ(smpplan("%S/examples/plans/small.csv -c %D/hm.conf -o "
+	    "%D/a.gcode"), 0);
+	snprintf(viacfg, sizeof(viacfg), "%s", get("a.gcode"));
+	/* the option wins over the file's key */
+	put("other.conf", "needle: { heightmap = \"/nonexistent\"; };\n");
+	ASSERT_EQ(smpplan("%S/examples/plans/small.csv -c %D/other.conf "
+	    "--heightmap %S/examples/plans/scalp-heightmap.txt -o %D/b.gcode"),
+	    0);
+	ASSERT_STR_EQ(get("b.gcode"), viacfg);
+	/* a height map that cannot be read is a configuration error */
+	ASSERT_EQ(smpplan("%S/examples/plans/small.csv --heightmap "
+	    "%D/none.txt -o %D/c.gcode"), 2);
+	ASSERT_STR_CONTAINS(get("err"), "none.txt");
+	put("bad.txt", "smp-heightmap 1\norigin 0 0\nstep 1 1\nsize 2 2\n"
+	    "0 1\n1 x\n");
+	ASSERT_EQ(smpplan("%S/examples/plans/small.csv --heightmap "
+	    "%D/bad.txt -o %D/c.gcode"), 2);
+	ASSERT_STR_CONTAINS(get("err"), "bad.txt:6:3: error:");
+	cleanup();
+}
+
 TEST(json_report)
 {
 	json_t *r;
