@@ -162,6 +162,12 @@ struct session {
 	double op_deadline;
 	enum session_state op_return;
 	char op_name[16];
+	/* The operation was answered ok, and is done once a status report
+	 * that follows the ok shows its effect (new position, new work
+	 * offset): until then the session's idea of where the needle is
+	 * would be stale, and nothing may plan from it. */
+	bool op_sync;
+	char op_sync_msg[200];
 	enum preflight_phase pf;
 	double pf_t;
 
@@ -1323,6 +1329,7 @@ op_done(struct session *s, bool ok, const char *fmt, ...)
 	publish(s, "event", json_pack("{s:s, s:s, s:b, s:s}", "type", "done",
 	    "op", s->op_name, "ok", ok, "message", msg));
 	s->op = OP_NONE;
+	s->op_sync = false;
 }
 
 static void
@@ -1354,6 +1361,10 @@ on_status(struct session *s, const struct grbl_status *st, double now)
 	s->st = *st;
 	s->have_status = true;
 	s->status_t = now;
+	if (s->op_sync && s->op != OP_NONE) {
+		s->op_sync = false;
+		op_done(s, true, "%s", s->op_sync_msg);
+	}
 	s->alarm = st->state == GRBL_STATE_ALARM;
 	if (s->alarm && !was_alarm)
 		s->homed = false;
@@ -1454,9 +1465,11 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 				s->origin_ok = true;
 				s->preflight_ok = false;
 			}
-			if (ok)
-				op_done(s, true, "%s done", s->op_name);
-			else
+			if (ok) {
+				s->op_sync = true;
+				snprintf(s->op_sync_msg, sizeof(s->op_sync_msg),
+				    "%s done", s->op_name);
+			} else
 				op_done(s, false, "%s failed: error:%d (%s)",
 				    s->op_name, ev->code,
 				    grbl_error_text(ev->code) ?

@@ -51,7 +51,7 @@ ctl() { "$BIN/smpctl" "$@"; }
 wait_state() {
   local want=$1 state
   for _ in $(seq 600); do
-    state=$("$BIN/smpctl" --json status 2>/dev/null | sed -n 's/.*"state": *"\([a-z_-]*\)".*/\1/p' | head -n 1)
+    state=$("$BIN/smpctl" --json status 2>/dev/null | sed -n 's/.*"state": *"\([a-z_-]*\)".*/\1/p' | head -n 1 || true) 
     case ",$want," in *",$state,"*) return 0 ;; esac
     case "$state" in faulted|aborted) echo "demo: smpd is $state" >&2; ctl status >&2; return 1 ;; esac
     sleep 0.1
@@ -60,12 +60,28 @@ wait_state() {
   return 1
 }
 
+# Operations such as homing and jogging run on after their reply; a command
+# that needs the machine at rest is refused ("busy") until then: ask again.
+when_ready() {
+  local out
+  for _ in $(seq 300); do
+    if out=$("$BIN/smpctl" "$@" 2>&1); then echo "$out"; return 0; fi
+    case "$out" in *busy*|*"not at rest"*|*homing*) sleep 0.1 ;; *) echo "$out" >&2; return 1 ;; esac
+  done
+  echo "$out" >&2
+  return 1
+}
+
 wait_state idle
 ctl load "$PLAN"
 ctl home
 wait_state loaded
-ctl set-origin "$ORIGIN"
-ctl preflight
+when_ready set-origin "$ORIGIN"
+# Into the work envelope: over the work origin first, then down to 10 mm
+# above it (the scalp is around Z = 0 .. -3 in work coordinates).
+when_ready jog X=0 Y=0
+when_ready jog Z=10
+when_ready preflight
 wait_state ready
 ctl watch --until-done &
 WATCH_PID=$!
