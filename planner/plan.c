@@ -22,6 +22,9 @@
 
 #define MM_PER_IN 25.4
 #define DWELL_MAX_MS 60000u  /* a minute at one dot is a mistake, not a plan */
+/* Close pairs reported before the spacing check gives up (far more than
+ * anyone reads; bounds the time on a plan of dots piled on one spot). */
+#define SPACING_MAX_FINDINGS 10000u
 
 struct diag_list *
 diag_list_new(size_t cap, const char *source)
@@ -942,16 +945,43 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 		}
 	free(ids);
 	ids = NULL;
-	/* spacing: every pair closer than min_spacing, through a grid */
+	/* spacing: every pair closer than min_spacing, through a grid. Only
+	 * dots inside the envelope's XY take part (the others are errors
+	 * already): one far outlier would stretch the grid's cells until
+	 * every dot shares one and the check went quadratic. The findings
+	 * are capped for the same reason (a million dots on one spot are a
+	 * trillion pairs): past the cap the check stops and says so. */
 	if (cfg->min_spacing_mm > 0) {
-		double r = cfg->min_spacing_mm, r2 = r * r;
+		double r = cfg->min_spacing_mm, r2 = r * r, *xy;
+		uint32_t *idx;
+		size_t m = 0, found = 0;
 		long reach;
-		if (pgrid_build(&g, &p->dots[0].x_mm, sizeof(struct dot) /
-		    sizeof(double), p->n, r) < 0)
+		xy = malloc((p->n * 2 + 1) * sizeof(double));
+		idx = malloc((p->n + 1) * sizeof(uint32_t));
+		if (xy == NULL || idx == NULL) {
+			free(xy);
+			free(idx);
 			goto oom;
-		reach = (long)ceil(r / g.cell_mm);
+		}
 		for (i = 0; i < p->n; i++) {
 			const struct dot *d = &p->dots[i];
+			if (d->x_mm < cfg->env_min_mm[0] ||
+			    d->x_mm > cfg->env_max_mm[0] ||
+			    d->y_mm < cfg->env_min_mm[1] ||
+			    d->y_mm > cfg->env_max_mm[1])
+				continue;
+			xy[2 * m] = d->x_mm;
+			xy[2 * m + 1] = d->y_mm;
+			idx[m++] = (uint32_t)i;
+		}
+		if (pgrid_build(&g, xy, 2, m, r) < 0) {
+			free(xy);
+			free(idx);
+			goto oom;
+		}
+		reach = (long)ceil(r / g.cell_mm);
+		for (size_t a = 0; a < m && found < SPACING_MAX_FINDINGS; a++) {
+			const struct dot *d = &p->dots[idx[a]];
 			long cx = pgrid_cx(&g, d->x_mm), cy = pgrid_cy(&g,
 			    d->y_mm);
 			for (long y = cy - reach; y <= cy + reach; y++) {
@@ -962,14 +992,16 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 					if (x < 0 || x >= g.nx)
 						continue;
 					for (uint32_t k = g.start[c];
-					    k < g.start[c + 1]; k++) {
+					    k < g.start[c + 1] &&
+					    found < SPACING_MAX_FINDINGS; k++) {
 						const struct dot *e =
-						    &p->dots[g.item[k]];
+						    &p->dots[idx[g.item[k]]];
 						double dx = e->x_mm - d->x_mm;
 						double dy = e->y_mm - d->y_mm;
-						if (g.item[k] <= i ||
+						if (g.item[k] <= a ||
 						    dx * dx + dy * dy >= r2)
 							continue;
+						found++;
 						dot_where(p, e, NULL, &line,
 						    path, sizeof(path));
 						diag_add(dl, cfg->spacing ==
@@ -985,7 +1017,15 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 				}
 			}
 		}
+		if (found >= SPACING_MAX_FINDINGS)
+			diag_add(dl, cfg->spacing == SPACING_REJECT ?
+			    DIAG_ERROR : DIAG_WARNING, 0, 0, NULL, "spacing "
+			    "check stopped after %u pairs closer than "
+			    "planner.min_spacing_mm %g", SPACING_MAX_FINDINGS,
+			    r);
 		pgrid_free(&g);
+		free(xy);
+		free(idx);
 	}
 	return dl->errors > errs0 ? -1 : 0;
 oom:

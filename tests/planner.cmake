@@ -32,3 +32,7 @@ endif()
 if(TARGET smp_planner)
   smp_test(test_pconfig SOURCES test_pconfig.c LIBS smp_planner TIMEOUT 30)
 endif()
+if(TARGET smp_planner)
+  smp_test(test_plan_spacing SOURCES test_plan_spacing.c LIBS smp_planner
+    TIMEOUT 60)
+endif()
