@@ -13,6 +13,9 @@
 
 #include "planner/pconfig.h"
 
+/* Longest needle.on_gcode/off_gcode: 79 characters less "N9999999". */
+#define GCODE_CUSTOM_MAX 71
+
 void
 pconfig_defaults(struct planner_config *c)
 {
@@ -211,6 +214,16 @@ apply(struct planner_config *c, const struct key *k,
 		 * actuator line must be plain G-code or it does something
 		 * else than it says, the moment it is sent. */
 		if (!IS("heightmap")) {
+			/* with its N word (up to N9999999) the line must fit
+			 * the 79 characters of a G-code line: the emitter
+			 * would otherwise cut it, and a cut needle-off line
+			 * is a different command */
+			if (strlen(str) > GCODE_CUSTOM_MAX) {
+				snprintf(msg, len, "%s.%s is longer than %d "
+				    "characters", k->group, k->name,
+				    GCODE_CUSTOM_MAX);
+				return -1;
+			}
 			for (const char *q = str; *q != '\0'; q++) {
 				unsigned char ch = (unsigned char)*q;
 				if (ch < 0x20 || ch > 0x7e || ch == '?' ||

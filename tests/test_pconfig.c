@@ -53,6 +53,28 @@ TEST(actuator_lines_are_plain_gcode)
 		ASSERT_STR_CONTAINS(err, ":6: needle.on_gcode");
 		ASSERT(memcmp(&c, &before, sizeof(c)) == 0);
 	}
+	/* 71 characters fit beside the longest N word; 72 do not */
+	{
+		char line[80];
+		memset(line, 'x', sizeof(line));
+		memcpy(line, "M62 P0 (", 8);
+		line[70] = ')';
+		line[71] = '\0';
+		snprintf(conf, sizeof(conf), "needle:\n{\n  actuator = "
+		    "\"custom\";\n  on_gcode = \"%s\";\n  off_gcode = "
+		    "\"M63 P0\";\n};\n", line);
+		pconfig_defaults(&c);
+		ASSERT_EQ(load(&c, conf, err, sizeof(err)), 0);
+		ASSERT_EQ(strlen(c.on_gcode), 71);
+		line[71] = ')';
+		line[72] = '\0';
+		snprintf(conf, sizeof(conf), "needle:\n{\n  actuator = "
+		    "\"custom\";\n  on_gcode = \"%s\";\n  off_gcode = "
+		    "\"M63 P0\";\n};\n", line);
+		ASSERT_EQ(load(&c, conf, err, sizeof(err)), -1);
+		ASSERT_STR_CONTAINS(err, ":4: needle.on_gcode is longer than "
+		    "71");
+	}
 	/* custom without both lines is incoherent */
 	pconfig_defaults(&c);
 	ASSERT_EQ(load(&c, "needle: { actuator = \"custom\"; on_gcode = "
