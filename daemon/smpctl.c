@@ -987,6 +987,11 @@ describe_event(json_t *e, char *buf, size_t len)
 		snprintf(buf, len, "session %s: %.0f/%.0f delivered, %.0f "
 		    "uncertain", jstr(e, "result", "?"), num(e, "delivered", 0),
 		    num(e, "total", 0), num(e, "uncertain", 0));
+	else if (strcmp(type, "session_start") == 0)
+		snprintf(buf, len, "session started: %.0f dots, estimated "
+		    "%.0f min %02.0f s, journal %s", num(e, "dots", 0),
+		    floor(num(e, "estimate_s", 0) / 60),
+		    fmod(num(e, "estimate_s", 0), 60), jstr(e, "journal", "?"));
 	else if (strcmp(type, "uncertain") == 0) {
 		char *ids = json_dumps(json_object_get(e, "ids"),
 		    JSON_COMPACT | JSON_ENCODE_ANY);
