@@ -25,6 +25,9 @@
 /* Close pairs reported before the spacing check gives up (far more than
  * anyone reads; bounds the time on a plan of dots piled on one spot). */
 #define SPACING_MAX_FINDINGS 10000u
+/* How far a dot's own z may differ from the height map (mm) before a
+ * warning: skin measurement noise, well under a dot's depth. */
+#define Z_MAP_TOL_MM 0.1
 
 struct diag_list *
 diag_list_new(size_t cap, const char *source)
@@ -917,6 +920,27 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 			    "stroke %g..%g mm leaves the envelope in z",
 			    (long long)d->id, d->z_mm - d->depth_mm,
 			    d->z_mm + cfg->clearance_mm);
+		}
+		/* A dot's own z against the measured skin. Below it, the
+		 * dot goes that much deeper into the skin than the plan says;
+		 * more than half the clearance below, the rapid descent to
+		 * the dot's clearance plane would end close to or inside the
+		 * skin: an error. Above it, the needle falls short. Beyond
+		 * measurement noise, plan and map disagree: a warning. */
+		if ((d->flags & DOT_HAS_Z) && surface_is_measured(surf)) {
+			double m = surface_z(surf, d->x_mm, d->y_mm);
+			int bad = d->z_mm < m - cfg->clearance_mm / 2;
+			if (bad || fabs(d->z_mm - m) > Z_MAP_TOL_MM) {
+				dot_where(p, d, "z", &line, path,
+				    sizeof(path));
+				diag_add(dl, bad ? DIAG_ERROR : DIAG_WARNING,
+				    line, 0, path, "dot %lld: z %g mm is %.3f "
+				    "mm %s the height map's skin %.3f mm%s",
+				    (long long)d->id, d->z_mm, fabs(d->z_mm -
+				    m), d->z_mm < m ? "below" : "above", m,
+				    bad ? " (more than half of "
+				    "needle.clearance_mm)" : "");
+			}
 		}
 		if (!(d->depth_mm > 0) || !(d->depth_mm <= cfg->max_depth_mm)) {
 			dot_where(p, d, "depth", &line, path, sizeof(path));

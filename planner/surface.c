@@ -428,6 +428,12 @@ surface_dot_skin(const struct surface *s, const struct planner_config *cfg,
 	return surface_z(s, d->x_mm, d->y_mm);
 }
 
+int
+surface_is_measured(const struct surface *s)
+{
+	return s != NULL && !s->flat && !s->from_dots;
+}
+
 struct surface *
 surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 {

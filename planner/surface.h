@@ -49,6 +49,10 @@ void surface_destroy(struct surface **s);
 double surface_dot_skin(const struct surface *s,
     const struct planner_config *cfg, const struct dot *d);
 
+/* 1 for a height map (or grid): a measurement of the skin that a plan's
+ * own z can be checked against; 0 for a flat skin or the dots' surface. */
+int surface_is_measured(const struct surface *s);
+
 /* Skin height at (x, y). */
 double surface_z(const struct surface *s, double x_mm, double y_mm);
 /* The highest skin along the straight segment (x0,y0)-(x1,y1): exact for

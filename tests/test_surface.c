@@ -184,4 +184,65 @@ TEST(dots_surface_on_degenerate_plans)
 	plan_destroy(&p);
 }
 
+TEST(plan_z_is_checked_against_a_height_map)
+{
+	double z[4] = { -1, -1, -1, -1 };
+	struct surface *map = surface_grid(-10, -10, 20, 20, 2, 2, z);
+	struct surface *flat = surface_flat(-1), *own;
+	struct planner_config cfg;
+	struct plan *p = plan_new("p.csv");
+	struct diag_list *dl = diag_list_new(10, "p.csv");
+	static const double dz[] = { -1.05, -1.6, -0.7, -1.2 };
+	struct dot d;
+	char b[256];
+
+	ASSERT_NOT_NULL(map);
+	pconfig_defaults(&cfg);
+	memset(&d, 0, sizeof(d));
+	d.depth_mm = 0.8;
+	for (int i = 0; i < 4; i++) {
+		d.x_mm = i * 2.0;
+		d.z_mm = dz[i];
+		d.flags = DOT_HAS_Z;
+		d.id = i + 1;
+		d.src_line = (uint32_t)i + 2;
+		ASSERT_EQ(plan_push(p, &d), 0);
+	}
+	d.flags = 0;            /* no z: measured from the map, no check */
+	d.x_mm = 9;
+	d.src_line = 6;
+	d.id = 5;
+	ASSERT_EQ(plan_push(p, &d), 0);
+	ASSERT(surface_is_measured(map));
+	ASSERT(!surface_is_measured(flat));
+	ASSERT(!surface_is_measured(NULL));
+	ASSERT_EQ(plan_validate(p, &cfg, map, dl), -1);
+	ASSERT_EQ(dl->errors, 1);
+	ASSERT_EQ(dl->warnings, 2);
+	/* 0.6 mm below with a 1 mm clearance: the rapid descent would end
+	 * 0.4 mm above the measured skin */
+	ASSERT_STR_CONTAINS(diag_format(dl, 0, b, sizeof(b)), "p.csv:3: "
+	    "error: dot 2: z -1.6 mm is 0.600 mm below the height map's skin "
+	    "-1.000 mm (more than half of needle.clearance_mm)");
+	ASSERT_STR_CONTAINS(diag_format(dl, 1, b, sizeof(b)), "p.csv:4: "
+	    "warning: dot 3: z -0.7 mm is 0.300 mm above");
+	ASSERT_STR_CONTAINS(diag_format(dl, 2, b, sizeof(b)), "p.csv:5: "
+	    "warning: dot 4: z -1.2 mm is 0.200 mm below");
+	ASSERT_NEAR(p->dots[4].z_mm, -1, 1e-12);
+	/* the flat skin and the dots' own surface are no measurement */
+	diag_list_destroy(&dl);
+	dl = diag_list_new(10, "p.csv");
+	ASSERT_EQ(plan_validate(p, &cfg, flat, dl), 0);
+	own = surface_from_dots(p, 2.0, cfg.skin_z_mm);
+	ASSERT_NOT_NULL(own);
+	ASSERT(!surface_is_measured(own));
+	ASSERT_EQ(plan_validate(p, &cfg, own, dl), 0);
+	ASSERT_EQ(dl->warnings, 0);
+	surface_destroy(&own);
+	surface_destroy(&flat);
+	surface_destroy(&map);
+	diag_list_destroy(&dl);
+	plan_destroy(&p);
+}
+
 TEST_MAIN()
