@@ -73,6 +73,7 @@ planning_load(const struct planner_config *cfg, const char *path,
 {
 	struct planning *p = NULL;
 	struct diag_list *dl = NULL;
+	struct order_stats ost;
 	const char *source = path != NULL ? path : "<inline>";
 
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
@@ -124,10 +125,13 @@ planning_load(const struct planner_config *cfg, const char *path,
 		goto fail;
 	}
 	if (order_plan(p->plan, NULL, cfg->seed, cfg->order_time_budget_s,
-	    p->order, NULL) != 0) {
+	    p->order, &ost) != 0) {
 		snprintf(err, errlen, "out of memory while ordering");
 		goto fail;
 	}
+	if (ost.budget_hit)
+		diag_add(dl, DIAG_WARNING, 0, 0, "", "ordering stopped at its "
+		    "time cap: this order is not reproducible");
 	p->hash = journal_hash(p->text, len);
 	p->warnings = dl->warnings;
 	if (diags != NULL && dl->warnings > 0) {

@@ -21,6 +21,10 @@
 #include "planner/grid.h"
 #include "planner/order.h"
 
+/* Kicks of the perturbation search at most, and the emergency time cap. */
+#define ORDER_MAX_KICKS 30000UL
+#define ORDER_DEFAULT_CAP_S 20.0
+
 #define K 8              /* neighbours per node */
 #define MAX_REV 1000    /* longest reversal or shift, in positions */
 #define WIN 48           /* perturbation window, positions */
@@ -457,18 +461,29 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	s.local_mm = path_len(&o, 0, o.m);
 	s.local_s = now_s() - t0;
 
-	/* Perturbation: a fixed number of kicks (deterministic), capped by
-	 * the time budget. */
+	/*
+	 * Perturbation: a number of kicks fixed by the plan's size, so the
+	 * order depends on nothing but the plan and the seed (smpplan and
+	 * smpd must order a plan identically). Small plans get many kicks per
+	 * dot; large ones a fixed total, which keeps 100k dots within the
+	 * planning goal. The time budget is only an emergency cap: reaching
+	 * it is reported (budget_hit), since the order is then no longer
+	 * reproducible.
+	 */
 	if (budget_s <= 0)
-		budget_s = 1.0;
+		budget_s = ORDER_DEFAULT_CAP_S;
 	/* small plans: a window over the whole path, more kicks per dot */
 	win = o.m - 1 < WIN ? o.m - 1 : WIN;
 	kicks = win >= 5 ? (unsigned long)o.m * (o.m < 1000 ? 20 : 3) : 0;
+	if (kicks > ORDER_MAX_KICKS)
+		kicks = ORDER_MAX_KICKS;
 	for (unsigned long kk = 0; kk < kicks; kk++) {
 		size_t a, w = win, c1, c2, c3, len;
 		double before, after;
-		if ((kk & 255) == 0 && now_s() - t0 > budget_s)
+		if ((kk & 255) == 0 && now_s() - t0 > budget_s) {
+			s.budget_hit = true;
 			break;
+		}
 		a = 1 + (size_t)(rnd(&o) % (o.m - w));
 		/* the window [a, a+w): saved with its neighbours' edges */
 		before = path_len(&o, a - 1, a + w);

@@ -10,6 +10,7 @@
 #ifndef SMP_PLANNER_ORDER_H
 #define SMP_PLANNER_ORDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,13 +23,15 @@ struct order_stats {
 	unsigned long kicks, kicks_kept;
 	double local_s;      /* wall time up to the end of local search */
 	double seconds;      /* wall time of the whole ordering */
+	bool budget_hit;     /* stopped by the time cap: not reproducible */
 };
 
 /*
  * Writes into order[0..p->n) the plan indices in delivery order, starting
- * from start_xy (NULL = the plan's first dot). seed drives the perturbation;
- * budget_s caps its time (0 = built-in budget; determinism holds while the
- * cap is not reached). st may be NULL. Returns 0, or -1 on allocation
+ * from start_xy (NULL = the plan's first dot). seed drives the perturbation,
+ * whose length is fixed by the plan's size: the order depends only on the
+ * plan and the seed. budget_s is an emergency time cap (0 = 20 s); reaching
+ * it sets st->budget_hit, and the order is then not reproducible. st may be NULL. Returns 0, or -1 on allocation
  * failure (order is then the plan's own order).
  */
 int order_plan(const struct plan *p, const double *start_xy, uint64_t seed,

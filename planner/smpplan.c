@@ -202,6 +202,10 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	t_order = now_s() - t0;
+	if (ost.budget_hit)
+		diag_add(dl, DIAG_WARNING, 0, 0, "", "ordering stopped at the "
+		    "%.0f s time cap: this order is not reproducible",
+		    cfg.order_time_budget_s > 0 ? cfg.order_time_budget_s : 20.0);
 
 	t0 = now_s();
 	if (!have_start) {
@@ -289,10 +293,11 @@ main(int argc, char **argv)
 		    "s:f,s:f}", "parse", t_parse, "validate", t_valid, "order",
 		    t_order, "toolpath", t_tp, "emit", t_emit));
 		json_object_set_new(r, "order", json_pack("{s:f,s:f,s:f,s:I,"
-		    "s:I}", "initial_mm", ost.initial_mm, "local_mm",
+		    "s:I,s:b}", "initial_mm", ost.initial_mm, "local_mm",
 		    ost.local_mm, "final_mm", ost.final_mm, "kicks",
 		    (json_int_t)ost.kicks, "kicks_kept",
-		    (json_int_t)ost.kicks_kept));
+		    (json_int_t)ost.kicks_kept, "time_cap_hit",
+		    ost.budget_hit));
 		json_object_set_new(r, "warnings_total",
 		    json_integer((json_int_t)dl->warnings));
 		json_object_set_new(r, "warnings", w);

@@ -86,12 +86,23 @@ test_register_(const char *name, test_fn fn, unsigned timeout_s)
 		}                                                             \
 	} while (0)
 
+/* Floating operands compare as doubles, everything else as integers, so
+ * that ASSERT_LT(0.4, 0.5) does not silently compare 0 with 0. */
+#define TEST_IS_FLOAT_(x)                                                     \
+	_Generic((x), float: 1, double: 1, long double: 1, default: 0)
 #define ASSERT_INT_(a, op, b)                                                 \
 	do {                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);           \
-		if (!(a_ op b_))                                              \
-			TEST_FAIL_("%s %s %s (%lld vs %lld)", #a, #op, #b,    \
-			    a_, b_);                                          \
+		if (TEST_IS_FLOAT_(a) || TEST_IS_FLOAT_(b)) {                 \
+			double fa_ = (double)(a), fb_ = (double)(b);          \
+			if (!(fa_ op fb_))                                    \
+				TEST_FAIL_("%s %s %s (%.9g vs %.9g)", #a,     \
+				    #op, #b, fa_, fb_);                       \
+		} else {                                                      \
+			long long a_ = (long long)(a), b_ = (long long)(b);   \
+			if (!(a_ op b_))                                      \
+				TEST_FAIL_("%s %s %s (%lld vs %lld)", #a,     \
+				    #op, #b, a_, b_);                         \
+		}                                                             \
 	} while (0)
 #define ASSERT_EQ(a, b) ASSERT_INT_(a, ==, b)
 #define ASSERT_NE(a, b) ASSERT_INT_(a, !=, b)
