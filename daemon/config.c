@@ -249,7 +249,7 @@ read_key(struct smpd_config *cfg, const struct key *k, config_setting_t *s,
 			    group, k->name, v, k->min, k->max);
 			return;
 		}
-		*(double *)dst = v;
+		memcpy(dst, &v, sizeof(v));
 		return;
 	case K_ENDPOINTS: {
 		struct config_endpoints *ep = (struct config_endpoints *)dst;

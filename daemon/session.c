@@ -801,7 +801,7 @@ stream_refill(struct session *s)
 		m->phase = 4;
 		break;
 	}
-	for (i = 0; i < n && i < QUEUE_CAP; i++)
+	for (i = 0; i < n && i < GCODE_MAX_LINES_PER_DOT; i++)
 		m->q[(m->qh + m->qn + (size_t)i) % QUEUE_CAP] = out[i];
 	m->qn += (size_t)n;
 }

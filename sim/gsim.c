@@ -726,7 +726,7 @@ read_number(const char *s, int *i, double *v)
 static int
 gcode_line(struct gsim *g, const char *s, bool jog)
 {
-	struct word w[64];
+	struct word w[64] = {{0}};
 	int nw = 0, i = 0, a;
 	int g0 = -1;          /* non-modal: 4, 10, 28, 281, 30, 301, 53, 92, 921 */
 	int gmotion = -1, gdist = -1, gunits = -1, gcoord = -1;

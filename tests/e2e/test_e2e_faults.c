@@ -154,8 +154,18 @@ run_through(struct e2e *e, struct outcome *o, bool heartbeat, double fault_s,
 	}
 }
 
+/*
+ * corrupted: how many bytes the simulator corrupted on their way to the
+ * controller. GRBL lines carry no checksum, so a corrupted digit that still
+ * parses ("G1Z-1.149" -> "G1Z-1.14D" is rejected, "-> G1Z-1.189" is not)
+ * sends the needle somewhere else with an `ok`: no host can detect it. Such
+ * a dot is misplaced (missing here, maybe a stray penetration there), never
+ * repeated; the check allows at most one misplaced dot per corrupted byte
+ * and still demands no dot twice, nothing sideways in the skin, and the
+ * needle off. Every other fault gets the exact check (corrupted == 0).
+ */
 static void
-check(struct e2e *e, struct outcome *o)
+check(struct e2e *e, struct outcome *o, size_t corrupted)
 {
 	struct e2e_dot *dots;
 	struct e2e_skin sk;
@@ -173,7 +183,7 @@ check(struct e2e *e, struct outcome *o)
 	dots = e2e_read_plan(e->plan, &n);
 	e2e_check_skin(e, dots, n, &sk);
 	ASSERT_EQ(sk.twice, 0);
-	ASSERT_EQ(sk.stray, 0);
+	ASSERT_LE(sk.stray, corrupted);
 	ASSERT_EQ(sk.lateral, 0);
 	ASSERT(!sk.needle_on_at_end);
 	for (i = 0; i < n; i++) {
@@ -184,17 +194,35 @@ check(struct e2e *e, struct outcome *o)
 				unc = true;
 		/* An uncertain dot may have been cut short (a reset or a
 		 * power glitch mid-plunge); any other must be exact. */
-		ASSERT_MSG(unc || !dots[i].bad_depth, "dot %ld: wrong depth "
-		    "and not reported uncertain", dots[i].id);
+		ASSERT_MSG(unc || !dots[i].bad_depth || corrupted > 0,
+		    "dot %ld: wrong depth and not reported uncertain",
+		    dots[i].id);
 		if (dots[i].hits == 0 && !unc) {
 			fprintf(stderr, "dot %ld missing, never reported "
 			    "uncertain\n", dots[i].id);
 			missing_certain++;
 		}
 	}
-	ASSERT_EQ(missing_certain, 0);
+	ASSERT_LE(missing_certain, corrupted);
 	free(dots);
 	json_decref(o->uncertain);
+}
+
+/* The "rx_fault_corrupted" count of smpsim's summary (written at exit). */
+static size_t
+sim_corrupted(const struct e2e *e)
+{
+	char path[600];
+	json_t *j;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s.summary.json", e->skin);
+	if ((j = json_load_file(path, 0, NULL)) == NULL)
+		return 0;
+	n = (size_t)json_integer_value(json_object_get(j,
+	    "rx_fault_corrupted"));
+	json_decref(j);
+	return n;
 }
 
 static void
@@ -205,7 +233,8 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 	struct outcome o;
 
 	e2e_init(&e);
-	snprintf(e.sim_args, sizeof(e.sim_args), "%s", sim_args);
+	snprintf(e.sim_args, sizeof(e.sim_args), "%s --summary %s.summary.json",
+	    sim_args, e.skin);
 	e.require_hb = heartbeat;
 	e2e_start_sim(&e);
 	e2e_write_config(&e, NULL);
@@ -215,7 +244,7 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 	run_through(&e, &o, heartbeat, 30, "start");
 	ASSERT_GE(o.faults, min_faults);
 	e2e_stop_all(&e);
-	check(&e, &o);
+	check(&e, &o, strstr(sim_args, "corrupt") ? sim_corrupted(&e) : 0);
 }
 
 TEST_T(e2e_fault_alarm, 120)
@@ -238,10 +267,17 @@ TEST_T(e2e_fault_link_closes, 120)
 	fault_case("--speed 20 --fault close@t=60", 15, 12, false, 1);
 }
 
-TEST_T(e2e_fault_corrupt_and_drop, 180)
+/* Answers lost on the way back: detectable (the counting falls behind and
+ * the lost-answer watchdog stops the run), so the check is exact. */
+TEST_T(e2e_fault_drop_answers, 180)
 {
-	fault_case("--seed 7 --fault corrupt-rx=0.00005 --fault drop-tx=0.00005",
-	    15, 12, false, 0);
+	fault_case("--seed 7 --fault drop-tx=0.0002", 15, 12, false, 0);
+}
+
+/* Bytes corrupted on the way to the controller: see check(). */
+TEST_T(e2e_fault_corrupt, 180)
+{
+	fault_case("--seed 7 --fault corrupt-rx=0.00005", 15, 12, false, 0);
 }
 
 TEST_T(e2e_heartbeat_stops, 120)
@@ -278,11 +314,22 @@ TEST_T(e2e_heartbeat_stops, 120)
 	ASSERT_GT(t_paused, 1.5);
 	ev = e2e_wait_event(&e, "transition", NULL, &from, 1);
 	(void)ev;
+	/* The state may have been seen in a transition event before the
+	 * status that goes with it: read the needle from a paused status. */
+	t0 = e2e_now();
+	for (;;) {
+		const char *state = e.last_status == NULL ? NULL :
+		    json_string_value(json_object_get(e.last_status, "state"));
+		if (state != NULL && strcmp(state, "paused") == 0)
+			break;
+		ASSERT_MSG(e2e_now() - t0 < 3, "no paused status");
+		e2e_pump(&e, 50);
+	}
 	ASSERT(json_is_false(json_object_get(e.last_status, "needle")));
 	/* The operator comes back: the rest is delivered. */
 	run_through(&e, &o, true, 30, "resume");
 	e2e_stop_all(&e);
-	check(&e, &o);
+	check(&e, &o, 0);
 }
 
 TEST_MAIN()
