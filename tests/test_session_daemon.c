@@ -4,6 +4,7 @@
  * ZeroMQ (refusing what needs a controller, with the state), takes a plan,
  * refuses a bad one with its line and keeps the previous, publishes status
  * at once to a new subscriber, survives SIGHUP, and exits 0 on SIGTERM.
+ * And a clinic's single feed: two daemons joined by `smpctl relay`.
  */
 #include "e2e/e2e.h"
 
@@ -71,6 +72,109 @@ TEST_T(smpd_without_controller, 60)
 	ASSERT_EQ(e2e_wait_pid(e.smpd, 10), 0);
 	e.smpd = 0;
 	e2e_stop_all(&e);
+}
+
+/* Gives a written configuration its own machine_id. */
+static void
+set_machine_id(struct e2e *e, const char *id)
+{
+	char buf[8192], *p;
+	size_t n;
+	FILE *f = fopen(e->conf, "r");
+
+	ASSERT_NOT_NULL(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strstr(buf, "\"smp-e2e\"");
+	ASSERT_NOT_NULL(p);
+	f = fopen(e->conf, "w");
+	ASSERT_NOT_NULL(f);
+	fprintf(f, "%.*s\"%s\"%s", (int)(p - buf), buf, id, p + 9);
+	fclose(f);
+}
+
+/*
+ * Two robots, one feed: two smpd processes publish status on their own
+ * endpoints; `smpctl relay` (zmq_proxy between an XSUB connected to both and
+ * an XPUB) joins them. A subscriber of the relay hears both machines, and
+ * gets each one's snapshot at once (the relay forwards its subscription).
+ */
+TEST_T(relay_joins_two_daemons, 60)
+{
+	struct e2e a, b;
+	char bin[512], relay_ep[400];
+	pid_t relay;
+	void *zctx, *sub;
+	int from_a = 0, from_b = 0, status;
+	double t0;
+
+	e2e_init(&a);
+	e2e_init(&b);
+	e2e_write_config(&a, NULL);
+	e2e_write_config(&b, NULL);
+	set_machine_id(&a, "robot-a");
+	set_machine_id(&b, "robot-b");
+	e2e_start_smpd(&a);
+	e2e_start_smpd(&b);
+	e2e_connect(&a);   /* waits for each daemon to answer */
+	e2e_connect(&b);
+
+	snprintf(relay_ep, sizeof(relay_ep), "ipc://%s/all", a.dir);
+	e2e_bin("smpctl", bin, sizeof(bin));
+	relay = fork();
+	ASSERT(relay >= 0);
+	if (relay == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(bin, "smpctl", "relay", "--bind", relay_ep, "--connect",
+		    a.pub_ep, "--connect", b.pub_ep, (char *)NULL);
+		_exit(127);
+	}
+	for (t0 = e2e_now(); access(relay_ep + 6, F_OK) != 0;) {
+		ASSERT_MSG(e2e_now() - t0 < 5, "the relay did not bind");
+		usleep(20000);
+	}
+	zctx = zmq_ctx_new();
+	sub = zmq_socket(zctx, ZMQ_SUB);
+	ASSERT_EQ(zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "status", 6), 0);
+	ASSERT_EQ(zmq_connect(sub, relay_ep), 0);
+	/* Idle daemons publish at 2 Hz; the snapshot comes sooner. */
+	for (t0 = e2e_now(); from_a == 0 || from_b == 0;) {
+		zmq_pollitem_t it = { sub, 0, ZMQ_POLLIN, 0 };
+		char topic[16], buf[8192];
+		int n;
+		json_t *m;
+		const char *mid;
+
+		ASSERT_MSG(e2e_now() - t0 < 10, "heard robot-a %d times, "
+		    "robot-b %d times", from_a, from_b);
+		if (zmq_poll(&it, 1, 100) != 1)
+			continue;
+		ASSERT_GT(zmq_recv(sub, topic, sizeof(topic), 0), 0);
+		n = zmq_recv(sub, buf, sizeof(buf) - 1, 0);
+		ASSERT_GT(n, 0);
+		buf[n] = '\0';
+		m = json_loads(buf, 0, NULL);
+		ASSERT_NOT_NULL(m);
+		mid = json_string_value(json_object_get(m, "machine"));
+		ASSERT_NOT_NULL(mid);
+		ASSERT_STR_EQ(json_string_value(json_object_get(m, "state")),
+		    "disconnected");
+		if (strcmp(mid, "robot-a") == 0)
+			from_a++;
+		else if (strcmp(mid, "robot-b") == 0)
+			from_b++;
+		else
+			ASSERT_MSG(0, "unknown machine %s", mid);
+		json_decref(m);
+	}
+	zmq_close(sub);
+	zmq_ctx_term(zctx);
+	kill(relay, SIGTERM);
+	ASSERT_EQ(waitpid(relay, &status, 0), relay);
+	ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	e2e_stop_all(&a);
+	e2e_stop_all(&b);
 }
 
 TEST_MAIN()
