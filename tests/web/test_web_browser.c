@@ -1,0 +1,184 @@
+/*
+ * smpweb in a real browser: smpsim, smpd and smpweb run, headless Chromium
+ * (page_driver.js, playwright-core) opens the page, and a 100-dot session
+ * runs at the simulator's full speed. The page must show the plan before the
+ * session (taken from the plan file the status names), then every dot
+ * delivered and the state `completed`; a second smpweb started after the
+ * session (it never saw a `dot` message) must show the same from the
+ * journal; and when smpd goes away the page must say so. Screenshots are
+ * saved in <build>/web-artifacts/.
+ *
+ * Missing chromium or node_modules is a failure that says what to install,
+ * never a silent skip.
+ */
+#include "web/web_test.h"
+
+struct driver {
+	pid_t pid;
+	FILE *in, *out;
+};
+
+static void
+driver_start(struct driver *d)
+{
+	const char *src = getenv("SMP_SOURCE_DIR");
+	char dir[512], mod[600];
+	int to[2], from[2];
+
+	ASSERT_MSG(src != NULL, "SMP_SOURCE_DIR is not set (run under ctest)");
+	ASSERT_MSG(access("/usr/bin/chromium", X_OK) == 0, "/usr/bin/chromium "
+	    "is missing: apt-get install chromium");
+	snprintf(dir, sizeof(dir), "%s/tests/web", src);
+	snprintf(mod, sizeof(mod), "%s/node_modules/playwright-core", dir);
+	ASSERT_MSG(access(mod, R_OK) == 0, "%s is missing: run `npm ci` in %s",
+	    mod, dir);
+	ASSERT_EQ(pipe(to), 0);
+	ASSERT_EQ(pipe(from), 0);
+	d->pid = fork();
+	ASSERT(d->pid >= 0);
+	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(to[0], 0);
+		dup2(from[1], 1);
+		close(to[1]);
+		close(from[0]);
+		if (chdir(dir) != 0)
+			_exit(126);
+		execlp("node", "node", "page_driver.js", (char *)NULL);
+		printf("fail node is missing: apt-get install nodejs npm\n");
+		_exit(127);
+	}
+	close(to[0]);
+	close(from[1]);
+	d->in = fdopen(to[1], "w");
+	d->out = fdopen(from[0], "r");
+	ASSERT_NOT_NULL(d->in);
+	ASSERT_NOT_NULL(d->out);
+}
+
+/* Sends one command and returns the driver's answer; the test fails on
+ * "fail ...". */
+static void
+driver_do(struct driver *d, char *ans, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+driver_do(struct driver *d, char *ans, size_t len, const char *fmt, ...)
+{
+	char cmd[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fprintf(d->in, "%s\n", cmd);
+	fflush(d->in);
+	ASSERT_MSG(fgets(ans, (int)len, d->out) != NULL, "page driver gave no "
+	    "answer to \"%s\"", cmd);
+	ans[strcspn(ans, "\n")] = '\0';
+	ASSERT_MSG(strncmp(ans, "ok", 2) == 0, "page: \"%s\" -> %s", cmd, ans);
+}
+
+static void
+driver_stop(struct driver *d)
+{
+	char ans[256];
+
+	driver_do(d, ans, sizeof(ans), "quit");
+	fclose(d->in);
+	fclose(d->out);
+	ASSERT_EQ(e2e_wait_pid(d->pid, 20), 0);
+}
+
+static void
+artifact(char *path, size_t len, const char *name)
+{
+	const char *b = getenv("SMP_BUILD_DIR");
+	char dir[400];
+
+	snprintf(dir, sizeof(dir), "%s/web-artifacts", b ? b : "/tmp");
+	mkdir(dir, 0755);
+	snprintf(path, len, "%s/%s", dir, name);
+}
+
+TEST_T(web_page_shows_the_whole_session, 150)
+{
+	struct e2e e;
+	struct web_proc wp, wp2;
+	struct driver d;
+	char args[1200], ans[4096], shot[512];
+	size_t from;
+	json_t *r, *ev;
+
+	e2e_init(&e);
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	e2e_write_plan(e.plan, 10, 10, 1.0);
+
+	snprintf(args, sizeof(args), "-v --status %s -f %s", e.pub_ep, e.conf);
+	web_start(&wp, e.dir, args);
+	driver_start(&d);
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/", wp.port);
+
+	r = e2e_cmd(&e, "load", json_pack("{s:s}", "plan", e.plan));
+	ASSERT_MSG(json_is_true(json_object_get(r, "ok")), "load refused");
+	json_decref(r);
+	/* Geometry from the plan file the status names, before any dot. */
+	driver_do(&d, ans, sizeof(ans), "plan 100 15");
+	ASSERT_STR_CONTAINS(ans, "\"pending\":100");
+
+	e2e_prepare_machine(&e);
+	from = json_array_size(e.events);
+	e2e_ok(&e, "preflight", NULL);
+	ev = e2e_wait_event(&e, "done", "preflight", &from, 60);
+	ASSERT(json_is_true(json_object_get(ev, "ok")));
+	e2e_wait_state(&e, "ready", 5);
+	driver_do(&d, ans, sizeof(ans), "state ready 0 10");
+
+	e2e_ok(&e, "start", NULL);
+	ev = e2e_wait_event(&e, "session_end", NULL, &from, 90);
+	ASSERT_STR_EQ(json_string_value(json_object_get(ev, "result")),
+	    "completed");
+	ASSERT_EQ(json_integer_value(json_object_get(ev, "delivered")), 100);
+
+	/* What a person sees: the state, 100 / 100, every dot delivered. */
+	driver_do(&d, ans, sizeof(ans), "state completed 100 20");
+	ASSERT_STR_CONTAINS(ans, "\"dots\":\"100 / 100\"");
+	ASSERT_STR_CONTAINS(ans, "\"pending\":0");
+	ASSERT_STR_CONTAINS(ans, "\"uncertain\":0");
+	ASSERT_STR_CONTAINS(ans, "\"banner\":\"\"");
+	artifact(shot, sizeof(shot), "smpweb.png");
+	driver_do(&d, ans, sizeof(ans), "screenshot %s", shot);
+
+	/* A watcher started after the session knows every dot from the
+	 * journal alone. */
+	web_start(&wp2, e.dir, args);
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/",
+	    wp2.port);
+	driver_do(&d, ans, sizeof(ans), "state completed 100 15");
+	ASSERT_STR_CONTAINS(ans, "\"dots\":\"100 / 100\"");
+	web_stop(&wp2);
+
+	/* The daemon goes: the page says so within a few seconds. */
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/", wp.port);
+	driver_do(&d, ans, sizeof(ans), "state completed 100 10");
+	e2e_disconnect(&e);
+	kill(e.smpd, SIGTERM);
+	ASSERT_EQ(e2e_wait_pid(e.smpd, 15), 0);
+	e.smpd = 0;
+	driver_do(&d, ans, sizeof(ans), "banner 10");
+	ASSERT_STR_CONTAINS(ans, "smpd");
+	artifact(shot, sizeof(shot), "smpweb-daemon-gone.png");
+	driver_do(&d, ans, sizeof(ans), "screenshot %s", shot);
+
+	/* smpweb goes: the page says the link is lost. */
+	web_stop(&wp);
+	driver_do(&d, ans, sizeof(ans), "banner 10");
+	ASSERT_STR_CONTAINS(ans, "No connection to smpweb");
+	driver_stop(&d);
+	e2e_stop_all(&e);
+}
+
+TEST_MAIN()
