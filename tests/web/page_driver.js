@@ -13,6 +13,7 @@
  *   state S DELIVERED T_S    wait until it shows state S and DELIVERED dots
  *   banner T_S               wait until the "gone" banner shows
  *   nobanner T_S             wait until no banner shows
+ *   bench K                  time a full repaint and a frame of K dots
  *   screenshot FILE          save a PNG of the page
  *   quit
  */
@@ -105,6 +106,9 @@ async function main() {
           reply(ok, v);
           break;
         }
+        case 'bench':
+          reply(true, await page.evaluate((k) => window.smpweb.bench(k), +a[1]));
+          break;
         case 'screenshot':
           await page.screenshot({ path: a[1] });
           reply(true, a[1]);

@@ -181,4 +181,34 @@ TEST_T(web_page_shows_the_whole_session, 150)
 	e2e_stop_all(&e);
 }
 
+/*
+ * A 100k-dot plan in the page: drawn in full, and the figures of a full
+ * repaint and of a frame applying 1000 dot messages printed (a benchmark's
+ * figures, never a pass/fail on time). No daemon runs: the page must also
+ * say that smpd is not heard from.
+ */
+TEST_T(web_page_draws_100k_dots, 120)
+{
+	struct e2e e;
+	struct web_proc wp;
+	struct driver d;
+	char args[1200], ans[4096];
+
+	e2e_init(&e);
+	e2e_write_plan(e.plan, 320, 313, 0.3);
+	snprintf(args, sizeof(args), "--status %s --plan %s", e.pub_ep,
+	    e.plan);
+	web_start(&wp, e.dir, args);
+	driver_start(&d);
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/", wp.port);
+	driver_do(&d, ans, sizeof(ans), "plan 100160 60");
+	ASSERT_STR_CONTAINS(ans, "\"pending\":100160");
+	driver_do(&d, ans, sizeof(ans), "banner 10");
+	ASSERT_STR_CONTAINS(ans, "smpd has not been heard from");
+	driver_do(&d, ans, sizeof(ans), "bench 1000");
+	fprintf(stderr, "page with 100160 dots: %s\n", ans + 3);
+	driver_stop(&d);
+	web_stop(&wp);
+}
+
 TEST_MAIN()

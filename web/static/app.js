@@ -43,7 +43,9 @@ function fitView() {
   }
   layer.width = layer.height = w;
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  if (model.envelope) {
+  /* The plan fills the view when there is one (the envelope is outlined
+   * where it shows); the envelope otherwise. Both axes share one scale. */
+  if (model.envelope && model.n === 0) {
     x0 = model.envelope.min[0]; x1 = model.envelope.max[0];
     y0 = model.envelope.min[1]; y1 = model.envelope.max[1];
   }
@@ -53,7 +55,7 @@ function fitView() {
     if (y < y0) y0 = y; if (y > y1) y1 = y;
   }
   if (!isFinite(x0)) { x0 = -10; x1 = 10; y0 = -10; y1 = 10; }
-  const span = Math.max(x1 - x0, y1 - y0, 1) * 1.06;
+  const span = Math.max(x1 - x0, y1 - y0, 5) * 1.1;
   const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
   view.s = w / span;                          /* pixels per mm, both axes */
   view.ox = w / 2 - cx * view.s;
@@ -99,7 +101,13 @@ function dotUnderNeedle(x, y) {
 function paintDot(i) {
   lctx.fillStyle = FATE_COLOURS[model.fate[i]] || FATE_COLOURS[0];
   const r = view.r;
-  lctx.fillRect(px(model.x[i]) - r, py(model.y[i]) - r, 2 * r, 2 * r);
+  if (r < 3) {                      /* dense plans: a square is a pixel's worth */
+    lctx.fillRect(px(model.x[i]) - r, py(model.y[i]) - r, 2 * r, 2 * r);
+  } else {
+    lctx.beginPath();
+    lctx.arc(px(model.x[i]), py(model.y[i]), r, 0, 2 * Math.PI);
+    lctx.fill();
+  }
 }
 
 function paintLayer() {
@@ -170,7 +178,7 @@ function showStatus() {
   const pct = total ? (100 * done / total) : 0;
   $('pct').textContent = total ? pct.toFixed(1) + ' %' : '–';
   $('bar').style.width = pct + '%';
-  $('rate').textContent = st.elapsed_s > 1 ? (done / st.elapsed_s * 60).toFixed(1) : '–';
+  $('rate').textContent = st.elapsed_s > 0 ? (done / st.elapsed_s * 60).toFixed(1) : '–';
   $('elapsed').textContent = hms(st.elapsed_s);
   $('eta').textContent = st.eta_s == null ? '–' : hms(st.eta_s);
   $('needle').textContent = st.needle ? 'ON' : 'off';
@@ -322,6 +330,27 @@ window.smpweb = {
     return { total: model.n, pending: c[0], delivered: c[1], uncertain: c[2], acked: c[3] };
   },
   banner() { return $('banner').hidden ? '' : $('banner').textContent; },
+  /* Figures for the 100k-dot check: a full repaint of the dot layer, and a
+   * frame applying k dot messages (the worst batch a frame sees at speed). */
+  bench(k) {
+    const t0 = performance.now();
+    fullRepaint = true;
+    render();
+    const t1 = performance.now();
+    const saved = model.fate.slice();
+    for (let i = 0; i < k && i < model.n; i++)
+      queue.push({ t: 'dot', m: { id: model.ids[i], index: i, t: 0, how: 'dwell' } });
+    const batch = queue; queue = [];
+    const t2 = performance.now();
+    for (const m of batch) apply(m);
+    render();
+    const t3 = performance.now();
+    let s = 0;
+    for (let r = 0; r < 20; r++) { const a = performance.now(); render(); s += performance.now() - a; }
+    model.fate.set(saved); fullRepaint = true;
+    return { dots: model.n, full_repaint_ms: t1 - t0, frame_with_k_dots_ms: t3 - t2, k,
+             idle_frame_ms: s / 20 };
+  },
 };
 
 window.addEventListener('resize', fitView);
