@@ -83,6 +83,7 @@ struct web {
 	const char *token;
 	const char *tls_cert, *tls_key;
 	const char *key_file, *server_key_file;
+	const char *machine;    /* only this robot's messages (a relay feed) */
 	bool follow;            /* read the plan/journal files the status names */
 	int verbose;
 
@@ -601,8 +602,12 @@ on_feed_message(struct web *w, const char *topic, json_t *m)
 {
 	static const char *topics[3] = { "status", "event", "dot" };
 	json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+	const char *mid = json_string_value(json_object_get(m, "machine"));
 	int i;
 
+	/* A relay mixes robots: one page shows one. */
+	if (w->machine != NULL && (mid == NULL || strcmp(mid, w->machine) != 0))
+		return;
 	for (i = 0; i < 3; i++)
 		if (strcmp(topic, topics[i]) == 0) {
 			/* seq restarts at 1 with a new daemon. */
@@ -1113,6 +1118,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: smpweb [-v] [--listen HOST:PORT] [--status ENDPOINT]\n"
 	    "              [--plan FILE] [-f SMPD_CONF] [--no-follow]\n"
+	    "              [--machine ID]\n"
 	    "              [--token TOKEN | --token-file FILE]\n"
 	    "              [--tls-cert FILE --tls-key FILE]\n"
 	    "              [--key FILE --server-key FILE]\n");
@@ -1173,6 +1179,7 @@ main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "server-key", required_argument, NULL, 'S' },
 		{ "no-follow", no_argument, NULL, 'N' },
+		{ "machine", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1206,6 +1213,7 @@ main(int argc, char **argv)
 		case 'k': w.key_file = optarg; break;
 		case 'S': w.server_key_file = optarg; break;
 		case 'N': w.follow = false; break;
+		case 'M': w.machine = optarg; break;
 		case 'v': w.verbose++; break;
 		default:
 			usage();

@@ -125,4 +125,45 @@ TEST_T(web_websocket_needs_token_and_same_origin, 20)
 	web_stop(&wp);
 }
 
+/* TLS is the other way to serve beyond loopback: it starts on 0.0.0.0 with
+ * a certificate, answers HTTPS, and a plain HTTP request gets no page. */
+TEST_T(web_tls_beyond_loopback, 30)
+{
+	struct web_proc wp;
+	char dir[256], args[900], cmd[1200], out[8192], line[512];
+	size_t got = 0;
+	FILE *p;
+
+	snprintf(dir, sizeof(dir), "/tmp/smp-web-XXXXXX");
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 "
+	    "-nodes -keyout %s/key.pem -out %s/cert.pem -days 1 -subj "
+	    "/CN=localhost >/dev/null 2>&1", dir, dir);
+	ASSERT_MSG(system(cmd) == 0, "openssl could not make a certificate");
+	snprintf(args, sizeof(args), "--status ipc://%s/status --listen "
+	    "0.0.0.0:0 --tls-cert %s/cert.pem --tls-key %s/key.pem", dir, dir,
+	    dir);
+	web_start(&wp, dir, args);
+	snprintf(cmd, sizeof(cmd), "printf 'GET / HTTP/1.1\\r\\nHost: "
+	    "127.0.0.1\\r\\nConnection: close\\r\\n\\r\\n' | "
+	    "timeout 10 openssl s_client -quiet -connect 127.0.0.1:%d "
+	    "2>/dev/null", wp.port);
+	p = popen(cmd, "r");
+	ASSERT_NOT_NULL(p);
+	out[0] = '\0';
+	while (got < sizeof(out) - 1 && fgets(line, sizeof(line), p) != NULL) {
+		snprintf(out + got, sizeof(out) - got, "%s", line);
+		got += strlen(out + got);
+	}
+	pclose(p);
+	ASSERT_STR_CONTAINS(out, "HTTP/1.1 200");
+	ASSERT_STR_CONTAINS(out, "<canvas id=\"map\"");
+
+	snprintf(cmd, sizeof(cmd), "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Connection: close\r\n\r\n");
+	web_http(wp.port, cmd, out, sizeof(out));
+	ASSERT(strstr(out, "<canvas") == NULL);
+	web_stop(&wp);
+}
+
 TEST_MAIN()

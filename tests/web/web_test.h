@@ -53,9 +53,17 @@ web_start(struct web_proc *wp, const char *dir, const char *args)
 	ASSERT_MSG(fgets(line, sizeof(line), f) != NULL,
 	    "smpweb printed nothing (see %s)", wp->log);
 	fclose(f);
-	ASSERT_STR_CONTAINS(line, "smpweb: listening on http://127.0.0.1:");
-	p = strstr(line, "127.0.0.1:") + 10;
-	wp->port = atoi(p);
+	ASSERT_STR_CONTAINS(line, "smpweb: listening on http");
+	/* "...://HOST:PORT/ (status ...)": the port ends the authority. */
+	p = strstr(line, "://");
+	ASSERT_NOT_NULL(p);
+	{
+		const char *slash = strchr(p + 3, '/'), *c = slash;
+		ASSERT_NOT_NULL(slash);
+		while (c > p && *c != ':')
+			c--;
+		wp->port = atoi(c + 1);
+	}
 	ASSERT_GT(wp->port, 0);
 }
 
