@@ -238,6 +238,8 @@ function apply(msg) {
   model.messages++;
   switch (msg.t) {
     case 'hello':
+      /* A (re)connection: the backlog that follows replaces the list. */
+      $('events').textContent = '';
       model.envelope = msg.envelope || null;
       fitView();
       break;
