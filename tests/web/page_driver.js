@@ -11,6 +11,8 @@
  *   open URL                 load the page
  *   plan N TIMEOUT_S         wait until the page has drawn N dots
  *   state S DELIVERED T_S    wait until it shows state S and DELIVERED dots
+ *   caughtup N T_S           running, >= N dots drawn delivered, as many as
+ *                            the status says
  *   banner T_S               wait until the "gone" banner shows
  *   nobanner T_S             wait until no banner shows
  *   bench K                  time a full repaint and a frame of K dots
@@ -93,6 +95,16 @@ async function main() {
         case 'state': {
           const [ok, v] = await until((v) => v.state === a[1] &&
             v.counts.delivered === +a[2], +a[3]);
+          reply(ok, v);
+          break;
+        }
+        case 'caughtup': {
+          /* Running, at least N dots drawn delivered, and exactly as many
+           * as the daemon's status counts: a watcher that missed the first
+           * dots' messages stays short of it until the session ends. */
+          const [ok, v] = await until((v) => v.state === 'running' &&
+            v.counts.delivered >= +a[1] &&
+            v.counts.delivered === parseInt(v.dots, 10), +a[2]);
           reply(ok, v);
           break;
         }

@@ -182,6 +182,65 @@ TEST_T(web_page_shows_the_whole_session, 150)
 }
 
 /*
+ * Mid-session: an smpweb started while the session runs (it never saw the
+ * first dots' messages) shows them at once, from the journal, then follows
+ * the session to the end. The simulator runs at 4x so the session lasts a
+ * few seconds.
+ */
+TEST_T(web_watcher_started_mid_session_catches_up, 150)
+{
+	struct e2e e;
+	struct web_proc wp;
+	struct driver d;
+	char args[1200], ans[4096];
+	size_t from, before;
+	json_t *ev;
+
+	e2e_init(&e);
+	snprintf(e.sim_args, sizeof(e.sim_args), "--speed 4");
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	e2e_write_plan(e.plan, 8, 8, 1.0);
+	e2e_ok(&e, "load", json_pack("{s:s}", "plan", e.plan));
+	e2e_prepare_machine(&e);
+	from = json_array_size(e.events);
+	e2e_ok(&e, "preflight", NULL);
+	ev = e2e_wait_event(&e, "done", "preflight", &from, 60);
+	ASSERT(json_is_true(json_object_get(ev, "ok")));
+	e2e_wait_state(&e, "ready", 5);
+	e2e_ok(&e, "start", NULL);
+	{
+		double deadline = e2e_now() + 60;
+		while (e.dots_seen < 10) {
+			ASSERT_MSG(e2e_now() < deadline, "10 dots not "
+			    "delivered in 60 s");
+			e2e_pump(&e, 100);
+		}
+	}
+	before = e.dots_seen;
+	ASSERT_MSG(strcmp(e.state, "running") == 0, "the session ended "
+	    "before the watcher started (state %s)", e.state);
+
+	snprintf(args, sizeof(args), "--status %s -f %s", e.pub_ep, e.conf);
+	web_start(&wp, e.dir, args);
+	driver_start(&d);
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/", wp.port);
+	driver_do(&d, ans, sizeof(ans), "caughtup %zu 10", before);
+	ASSERT_STR_CONTAINS(ans, "\"total\":64");
+	ASSERT_STR_CONTAINS(ans, "\"state\":\"running\"");
+	ev = e2e_wait_event(&e, "session_end", NULL, &from, 90);
+	ASSERT_STR_EQ(json_string_value(json_object_get(ev, "result")),
+	    "completed");
+	driver_do(&d, ans, sizeof(ans), "state completed 64 20");
+	ASSERT_STR_CONTAINS(ans, "\"dots\":\"64 / 64\"");
+	driver_stop(&d);
+	web_stop(&wp);
+	e2e_stop_all(&e);
+}
+
+/*
  * A 100k-dot plan in the page: drawn in full, and the figures of a full
  * repaint and of a frame applying 1000 dot messages printed (a benchmark's
  * figures, never a pass/fail on time). No daemon runs: the page must also
