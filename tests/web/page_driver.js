@@ -13,6 +13,7 @@
  *   state S DELIVERED T_S    wait until it shows state S and DELIVERED dots
  *   caughtup N T_S           running, >= N dots drawn delivered, as many as
  *                            the status says
+ *   fault S U T_S            an alarm in the event list, state S, U uncertain
  *   banner T_S               wait until the "gone" banner shows
  *   nobanner T_S             wait until no banner shows
  *   bench K                  time a full repaint and a frame of K dots
@@ -60,6 +61,7 @@ async function main() {
   });
 
   const view = () => page.evaluate(() => ({
+    alarms: Array.from(document.querySelectorAll('#events li.alarm')).map((li) => li.textContent),
     counts: window.smpweb.counts(),
     state: document.getElementById('state').textContent,
     dots: document.getElementById('dots').textContent,
@@ -105,6 +107,14 @@ async function main() {
           const [ok, v] = await until((v) => v.state === 'running' &&
             v.counts.delivered >= +a[1] &&
             v.counts.delivered === parseInt(v.dots, 10), +a[2]);
+          reply(ok, v);
+          break;
+        }
+        case 'fault': {
+          /* An alarm standing out in the event list, state S, and U dots
+           * drawn uncertain. */
+          const [ok, v] = await until((v) => v.alarms.length > 0 &&
+            v.state === a[1] && v.counts.uncertain === +a[2], +a[3]);
           reply(ok, v);
           break;
         }

@@ -241,6 +241,74 @@ TEST_T(web_watcher_started_mid_session_catches_up, 150)
 }
 
 /*
+ * A controller alarm mid-session (smpsim's fault injection): the page must
+ * show the alarm in the event list as an alarm, the state the daemon
+ * reports, and exactly the dots the daemon declared uncertain, drawn so.
+ */
+TEST_T(web_alarm_and_uncertain_dots, 150)
+{
+	struct e2e e;
+	struct web_proc wp;
+	struct driver d;
+	char args[1200], ans[4096], shot[512];
+	size_t from;
+	json_int_t unc;
+	json_t *ev;
+
+	e2e_init(&e);
+	snprintf(e.sim_args, sizeof(e.sim_args), "--speed 20 --fault "
+	    "alarm@t=60,code=1");
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	e2e_write_plan(e.plan, 15, 12, 1.0);
+	snprintf(args, sizeof(args), "--status %s -f %s", e.pub_ep, e.conf);
+	web_start(&wp, e.dir, args);
+	driver_start(&d);
+	driver_do(&d, ans, sizeof(ans), "open http://127.0.0.1:%d/", wp.port);
+	e2e_ok(&e, "load", json_pack("{s:s}", "plan", e.plan));
+	e2e_prepare_machine(&e);
+	from = json_array_size(e.events);
+	e2e_ok(&e, "preflight", NULL);
+	ev = e2e_wait_event(&e, "done", "preflight", &from, 60);
+	ASSERT(json_is_true(json_object_get(ev, "ok")));
+	e2e_wait_state(&e, "ready", 5);
+	e2e_ok(&e, "start", NULL);
+	e2e_wait_event(&e, "alarm", NULL, &from, 60);
+	e2e_wait_state(&e, "faulted", 30);
+	/* The stop settles the dots in flight; the counts hold once a status
+	 * says none is left in flight (smpd may publish none for a few
+	 * seconds while it resets the controller). */
+	{
+		double deadline = e2e_now() + 20;
+		for (;;) {
+			json_t *dots;
+			json_decref(e.last_status);
+			e.last_status = NULL;
+			e2e_pump(&e, 200);
+			dots = json_object_get(e.last_status, "dots");
+			if (e.last_status != NULL && strcmp(e.state,
+			    "faulted") == 0 && json_integer_value(
+			    json_object_get(dots, "in_flight")) == 0)
+				break;
+			ASSERT_MSG(e2e_now() < deadline, "no settled faulted "
+			    "status in 20 s (state %s)", e.state);
+		}
+	}
+	unc = json_integer_value(json_object_get(json_object_get(
+	    e.last_status, "dots"), "uncertain"));
+	driver_do(&d, ans, sizeof(ans), "fault faulted %lld 15",
+	    (long long)unc);
+	ASSERT_STR_CONTAINS(ans, "ALARM 1");
+	artifact(shot, sizeof(shot), "smpweb-alarm.png");
+	driver_do(&d, ans, sizeof(ans), "screenshot %s", shot);
+	driver_stop(&d);
+	web_stop(&wp);
+	e2e_stop_all(&e);
+}
+
+/*
  * A 100k-dot plan in the page: drawn in full, and the figures of a full
  * repaint and of a frame applying 1000 dot messages printed (a benchmark's
  * figures, never a pass/fail on time). No daemon runs: the page must also
