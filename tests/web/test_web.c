@@ -11,6 +11,15 @@
 #define TOKEN "k3Jq-9xZ_w7.Lm2p~Tq8"
 
 static void
+remove_dir(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ASSERT_EQ(system(cmd), 0);
+}
+
+static void
 start_with_token(struct web_proc *wp, char *dir)
 {
 	char args[600];
@@ -88,6 +97,7 @@ TEST_T(web_http_needs_the_token, 20)
 	ASSERT(strstr(out, "root:") == NULL);
 	ASSERT(strstr(out, "HTTP/1.1 200") == NULL);
 	web_stop(&wp);
+	remove_dir(dir);
 }
 
 static void
@@ -123,6 +133,7 @@ TEST_T(web_websocket_needs_token_and_same_origin, 20)
 	ASSERT_STR_CONTAINS(out, "HTTP/1.1 101");
 	ASSERT_STR_CONTAINS(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 	web_stop(&wp);
+	remove_dir(dir);
 }
 
 /* TLS is the other way to serve beyond loopback: it starts on 0.0.0.0 with
@@ -164,6 +175,7 @@ TEST_T(web_tls_beyond_loopback, 30)
 	web_http(wp.port, cmd, out, sizeof(out));
 	ASSERT(strstr(out, "<canvas") == NULL);
 	web_stop(&wp);
+	remove_dir(dir);
 }
 
 TEST_MAIN()
