@@ -57,6 +57,9 @@ log_set_sink(log_sink s, void *arg)
 	sink_arg = arg;
 }
 
+static void vlog(enum log_level level, int pri, const char *fmt, va_list ap,
+    int with_errno, int saved_errno) __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum log_level level, int pri, const char *fmt, va_list ap,
     int with_errno, int saved_errno)

@@ -15,21 +15,35 @@ PACKAGES=(
   clang-tidy cppcheck                    # static analysis
   valgrind                               # memcheck of the end-to-end test
   python3 python3-zmq                    # the example dashboard subscriber
+  libwebsockets-dev                      # smpweb: HTTP and WebSocket
+  chromium                               # smpweb's browser test (headless)
+  openssl                                # smpweb's TLS test certificate
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# Node.js runs the browser test's driver (playwright-core): Debian's, unless
+# a node is already there (another packaging of it would conflict).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) for apt-get" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) for apt-get" >&2; exit 1; }
-  SUDO="sudo"
+
+# The browser test's one npm dependency (playwright-core, driving Debian's
+# chromium; it downloads no browser), pinned by the committed lock file.
+cd "$(dirname "$0")/../tests/web"
+if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
