@@ -467,9 +467,14 @@ session_status_json(const struct session *s, double now)
 static void
 publish_status(struct session *s, double now)
 {
+	/* The running rate whenever something moves or may: a run, a
+	 * preflight, and every safe stop (pausing, aborting, a fault's stop
+	 * under way), so that watchers see the needle go off and the
+	 * uncertain dots settle as they happen, not a second later. */
 	double hz = s->state == SS_RUNNING || s->state == SS_RESUMING ||
-	    s->state == SS_PREFLIGHT ? s->cfg->rate_running_hz :
-	    s->cfg->rate_idle_hz;
+	    s->state == SS_PREFLIGHT || s->state == SS_PAUSING ||
+	    s->state == SS_ABORTING || s->stop != STOP_NONE || s->needle_on ?
+	    s->cfg->rate_running_hz : s->cfg->rate_idle_hz;
 
 	publish(s, "status", session_status_json(s, now));
 	s->next_status_t = now + 1.0 / hz;
