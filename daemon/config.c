@@ -424,9 +424,8 @@ config_load(struct smpd_config *cfg, const char *path, char *err,
 		    "status.curve needs a server_secret_key");
 
 	/* The planner's groups: its own reader, its own checks. */
-	if (pconfig_load(&cfg->planner, path, perr, sizeof(perr)) != 0)
-		add_err(&e, path, -1, "%s", perr);
-	else if (pconfig_check(&cfg->planner, perr, sizeof(perr)) != 0)
+	if (pconfig_load(&cfg->planner, path, perr, sizeof(perr)) != 0 ||
+	    pconfig_check(&cfg->planner, perr, sizeof(perr)) != 0)
 		add_err(&e, path, -1, "%s", perr);
 done:
 	config_destroy(&lc);

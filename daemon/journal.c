@@ -88,7 +88,7 @@ append(struct journal *j, int sync, const char *fmt, ...)
 	}
 	m = snprintf(line + n, sizeof(line) - (size_t)n, " #%08x\n",
 	    crc(line, (size_t)n));
-	if (write_all(j->fd, line, (size_t)(n + m)) != 0)
+	if (write_all(j->fd, line, (size_t)n + (size_t)m) != 0)
 		return -1;
 	if (sync && fdatasync(j->fd) != 0)
 		return -1;
@@ -371,6 +371,10 @@ parse_header(const char *s, struct journal_header *h)
 	uint32_t dots;
 	int64_t started;
 
+	/* The journal is this program's own checksummed record (each line's
+	 * CRC was checked before it gets here), not outside input: sscanf's
+	 * missing overflow report cannot be reached by a valid line. */
+	// NOLINTNEXTLINE(cert-err34-c)
 	if (sscanf(s, "smpd-journal 1 plan=%" SCNx64 " dots=%" SCNu32
 	    " config=%" SCNx64 " format=%7s started=%" SCNd64 " machine=%63s",
 	    &plan, &dots, &cfg, fmt, &started, machine) != 6)
@@ -393,6 +397,7 @@ apply(struct journal_replay *r, const char *s)
 	int64_t id;
 
 	if (strncmp(s, "origin ", 7) == 0) {
+		// NOLINTNEXTLINE(cert-err34-c): checksummed own record
 		if (sscanf(s + 7, "%lf %lf %lf", &r->origin[0], &r->origin[1],
 		    &r->origin[2]) != 3)
 			return -1;
@@ -405,6 +410,7 @@ apply(struct journal_replay *r, const char *s)
 		r->ended = true;
 		return 0;
 	}
+	// NOLINTNEXTLINE(cert-err34-c): checksummed own record
 	if (sscanf(s, "%15s %" SCNu32 " %" SCNd64, kind, &index, &id) != 3)
 		return -1;
 	if (index >= r->h.dots)

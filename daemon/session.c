@@ -646,9 +646,7 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 	}
 	for (j = first; j < end; j++) {
 		uint32_t idx = m->tp.d[j].plan_index;
-		if (stop_at == SIZE_MAX || j == m->err_dot)
-			dot_uncertain(s, idx, ids);
-		else if (j == at)
+		if (stop_at == SIZE_MAX || j == m->err_dot || j == at)
 			dot_uncertain(s, idx, ids);
 		else if (j < stop_at)
 			dot_delivered(s, (uint32_t)j, s->now, "position");
@@ -1299,8 +1297,7 @@ session_link_down(struct session *s, const char *why, double now)
 		if (s->stop == STOP_NONE)
 			snprintf(s->stop_cause, sizeof(s->stop_cause), "%s",
 			    cause);
-		stop_begin(s, s->active ? SS_FAULTED : SS_FAULTED,
-		    STOP_WAIT_LINK, false, cause, now);
+		stop_begin(s, SS_FAULTED, STOP_WAIT_LINK, false, cause, now);
 		if (s->sm.active) {
 			s->run_s += now - s->sm.t0;
 			stream_free(&s->sm);

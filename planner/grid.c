@@ -83,7 +83,9 @@ pgrid_build(struct pgrid *g, const double *xy, size_t stride, size_t n,
 		for (i = 0; i < n; i++) {
 			const double *p = xy + i * stride;
 			long c = pgrid_cy(g, p[1]) * g->nx + pgrid_cx(g, p[0]);
-			g->item[fill[c]++] = (uint32_t)i;
+			/* c < ncell: pgrid_cx/cy clamp into the grid, and
+			 * fill holds all ncell starts. */
+			g->item[fill[c]++] = (uint32_t)i; // NOLINT(clang-analyzer-core.uninitialized.Assign)
 		}
 		free(fill);
 	}

@@ -240,6 +240,8 @@ try_oropt(struct ord *o, uint32_t a)
 static void
 local_search(struct ord *o)
 {
+	if (o->m == 0)
+		return;         /* nothing to order (and no queue to index) */
 	while (o->qn > 0) {
 		uint32_t a = o->queue[o->qh];
 		o->qh = (o->qh + 1) % o->m;

@@ -170,6 +170,10 @@ apply(struct planner_config *c, const struct key *k,
 		}
 		break;
 	}
+	/* Only string keys reach the string branches below, and they have
+	 * str set; the others never read it. */
+	if (str == NULL)
+		str = "";
 #define IS(n) (strcmp(k->name, n) == 0)
 	if (IS("envelope_min")) memcpy(c->env_min_mm, vec, sizeof(vec));
 	else if (IS("envelope_max")) memcpy(c->env_max_mm, vec, sizeof(vec));

@@ -137,9 +137,13 @@ crossings(double a, double b, double hi, double *t, size_t n, size_t cap)
 
 	if (b == a)
 		return n;
-	for (k = ceil(fmax(lo, 0)); k <= fmin(up, hi) && n < cap; k++)
+	/* Grid lines are whole numbers here: count them with an integer. */
+	for (long kk = (long)ceil(fmax(lo, 0)); (double)kk <= fmin(up, hi) &&
+	    n < cap; kk++) {
+		k = (double)kk;
 		if (k > lo && k < up)
 			t[n++] = (k - a) / (b - a);
+	}
 	return n;
 }
 
@@ -190,7 +194,7 @@ surface_max_on_segment(const struct surface *s, double x0, double y0,
 		if (j >= s->ny - 1) j = s->ny - 2;
 #define AT(tt, out) do { double px, py; clamp_grid(s, ax + (tt) * (bx - ax), \
     ay + (tt) * (by - ay), &px, &py); \
-    out = cell_z(s, i, j, px - (double)i, py - (double)j); } while (0)
+    (out) = cell_z(s, i, j, px - (double)i, py - (double)j); } while (0)
 		AT(ta, za);
 		AT(tb, zb);
 		AT(tm, zm);

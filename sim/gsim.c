@@ -1812,7 +1812,8 @@ gsim_summary(const struct gsim *g, FILE *f, double wall_s)
 	    skin_penetrations(g->skin), skin_violations(g->skin), g->now,
 	    wall_s, wall_s > 0 ? g->now / wall_s : 0.0,
 	    (unsigned long long)s->bytes_rx, (unsigned long long)s->bytes_tx,
-	    (unsigned long long)(s->rx_overrun + s->rx_fault_dropped),
+	    (unsigned long long)s->rx_overrun +
+	    (unsigned long long)s->rx_fault_dropped,
 	    (unsigned long long)s->rx_overrun,
 	    (unsigned long long)s->rx_fault_dropped,
 	    (unsigned long long)s->rx_fault_corrupted,

@@ -473,12 +473,11 @@ main(int argc, char **argv)
 		if (max) {
 			/* Never spin: a line blocked for good (a hold, a
 			 * critical alarm) has no next event to jump to. */
-			if (l.host && gsim_output_due(g, now))
+			if ((l.host && gsim_output_due(g, now)) ||
+			    (isfinite(next) && gsim_host_waiting(g)))
 				timeout = 0;
 			else if (!isfinite(next))
 				timeout = 200;
-			else if (gsim_host_waiting(g))
-				timeout = 0;
 			else
 				timeout = MAX_WAIT_MS;
 		} else {
