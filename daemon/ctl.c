@@ -520,8 +520,7 @@ struct ctl {
 	bool curve;
 	char *keys_dir;
 	size_t max_bytes;
-	char **ipc_paths;      /* unlinked on destroy */
-	size_t n_ipc;
+	struct ctl_bound bound; /* ipc files, unlinked on destroy */
 	uint64_t revoked;      /* messages dropped: key no longer allowed */
 	char reload_err[512];
 };
@@ -552,11 +551,6 @@ ctl_new(void *zctx, const struct ctl_opts *o, char *err, size_t errlen)
 	c->curve = o->curve;
 	c->max_bytes = o->max_message_bytes ? o->max_message_bytes :
 	    CTL_DEFAULT_MAX_BYTES;
-	c->ipc_paths = calloc(o->n_endpoints, sizeof(*c->ipc_paths));
-	if (c->ipc_paths == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	c->sock = zmq_socket(zctx, ZMQ_ROUTER);
 	if (c->sock == NULL) {
 		snprintf(err, errlen, "control socket: %s",
@@ -621,20 +615,9 @@ ctl_new(void *zctx, const struct ctl_opts *o, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	for (i = 0; i < o->n_endpoints; i++) {
-		const char *ep = o->endpoints[i];
-		if (ctl_bind(c->sock, ep, o->ipc_mode, o->ipc_group, err,
-		    errlen) < 0)
-			goto fail;
-		if (strncmp(ep, "ipc:///", 7) == 0) {
-			char *path = strdup(ep + 6);
-			if (path == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
-			c->ipc_paths[c->n_ipc++] = path;
-		}
-	}
+	if (ctl_bind_all(c->sock, o->endpoints, o->n_endpoints, o->ipc_mode,
+	    o->ipc_group, &c->bound, err, errlen) < 0)
+		goto fail;
 	explicit_bzero(sec, sizeof(sec));
 	return c;
 fail:
@@ -647,7 +630,6 @@ void
 ctl_destroy(struct ctl **cp)
 {
 	struct ctl *c;
-	size_t i;
 
 	if (cp == NULL || *cp == NULL)
 		return;
@@ -659,35 +641,82 @@ ctl_destroy(struct ctl **cp)
 		zap_remove_domain(c->zap, ZAP_DOMAIN_CONTROL);
 		zap_put(&c->zap);
 	}
-	for (i = 0; i < c->n_ipc; i++) {
-		unlink(c->ipc_paths[i]);
-		free(c->ipc_paths[i]);
-	}
-	free(c->ipc_paths);
+	ctl_bound_close(&c->bound);
 	free(c->keys_dir);
 	free(c);
 }
 
 int
-ctl_pollitems(struct ctl *c, zmq_pollitem_t *items, int max)
+ctl_bind_all(void *sock, const char *const *endpoints, size_t n,
+    int ipc_mode, const char *ipc_group, struct ctl_bound *b, char *err,
+    size_t errlen)
+{
+	size_t i;
+
+	b->n_ipc = 0;
+	if ((b->ipc_paths = calloc(n ? n : 1, sizeof(*b->ipc_paths))) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *ep = endpoints[i];
+		if (ctl_bind(sock, ep, ipc_mode, ipc_group, err, errlen) < 0)
+			return -1;
+		if (strncmp(ep, "ipc:///", 7) == 0) {
+			char *path = strdup(ep + 6);
+			if (path == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			b->ipc_paths[b->n_ipc++] = path;
+		}
+	}
+	return 0;
+}
+
+void
+ctl_bound_close(struct ctl_bound *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_ipc; i++) {
+		unlink(b->ipc_paths[i]);
+		free(b->ipc_paths[i]);
+	}
+	free(b->ipc_paths);
+	b->ipc_paths = NULL;
+	b->n_ipc = 0;
+}
+
+int
+ctl_sock_pollitems(void *sock, void *zap_sock, zmq_pollitem_t *items,
+    int max)
 {
 	int n = 0;
 
 	if (n < max) {
-		items[n].socket = c->sock;
+		items[n].socket = sock;
 		items[n].fd = -1;
 		items[n].events = ZMQ_POLLIN;
 		items[n].revents = 0;
 		n++;
 	}
-	if (c->zap != NULL && n < max) {
-		items[n].socket = zap_socket(c->zap);
+	if (zap_sock != NULL && n < max) {
+		items[n].socket = zap_sock;
 		items[n].fd = -1;
 		items[n].events = ZMQ_POLLIN;
 		items[n].revents = 0;
 		n++;
 	}
 	return n;
+}
+
+int
+ctl_pollitems(struct ctl *c, zmq_pollitem_t *items, int max)
+{
+	return ctl_sock_pollitems(c->sock, c->zap != NULL ?
+	    zap_socket(c->zap) : NULL, items, max);
 }
 
 int

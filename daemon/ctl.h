@@ -126,6 +126,23 @@ int ctl_endpoint_check(const char *endpoint, bool curve, char *err,
 int ctl_bind(void *sock, const char *endpoint, int ipc_mode,
     const char *ipc_group, char *err, size_t errlen);
 
+/* The ipc:// socket files one socket made, removed when it closes. */
+struct ctl_bound {
+	char **ipc_paths;
+	size_t n_ipc;
+};
+/* Binds sock to every endpoint with ctl_bind, remembering in b the ipc
+ * files it creates. 0 or -1 with the reason in err (what was bound stays
+ * in b for ctl_bound_close). Used by ctl_new and pub_new. */
+int ctl_bind_all(void *sock, const char *const *endpoints, size_t n,
+    int ipc_mode, const char *ipc_group, struct ctl_bound *b, char *err,
+    size_t errlen);
+/* Removes the ipc files of b and frees it; accepts an empty b. */
+void ctl_bound_close(struct ctl_bound *b);
+/* Poll items for sock and, when not NULL, the ZAP handler's socket. */
+int ctl_sock_pollitems(void *sock, void *zap_sock, zmq_pollitem_t *items,
+    int max);
+
 /* Validation without sockets (ctl_dispatch uses it; the fuzzer drives it). */
 struct ctl_parsed {
 	enum ctl_cmd cmd;

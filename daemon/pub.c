@@ -41,8 +41,7 @@ struct pub {
 	int n_topics;
 	uint64_t dropped;
 	char *keys_dir;            /* curve: the allowlist, "" = open */
-	char **ipc_paths;
-	size_t n_ipc;
+	struct ctl_bound bound;  /* ipc files, unlinked on destroy */
 };
 
 struct pub *
@@ -65,8 +64,7 @@ pub_new(void *zctx, const struct pub_opts *o, char *err, size_t errlen)
 	p = calloc(1, sizeof(*p));
 	if (p == NULL ||
 	    (p->machine_id = strdup(o->machine_id ? o->machine_id : "")) ==
-	    NULL ||
-	    (p->ipc_paths = calloc(o->n_endpoints, sizeof(char *))) == NULL) {
+	    NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -122,20 +120,9 @@ pub_new(void *zctx, const struct pub_opts *o, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	for (i = 0; i < o->n_endpoints; i++) {
-		const char *ep = o->endpoints[i];
-		if (ctl_bind(p->sock, ep, o->ipc_mode, o->ipc_group, err,
-		    errlen) < 0)
-			goto fail;
-		if (strncmp(ep, "ipc:///", 7) == 0) {
-			char *path = strdup(ep + 6);
-			if (path == NULL) {
-				snprintf(err, errlen, "out of memory");
-				goto fail;
-			}
-			p->ipc_paths[p->n_ipc++] = path;
-		}
-	}
+	if (ctl_bind_all(p->sock, o->endpoints, o->n_endpoints, o->ipc_mode,
+	    o->ipc_group, &p->bound, err, errlen) < 0)
+		goto fail;
 	explicit_bzero(sec, sizeof(sec));
 	return p;
 fail:
@@ -148,7 +135,6 @@ void
 pub_destroy(struct pub **pp)
 {
 	struct pub *p;
-	size_t i;
 
 	if (pp == NULL || *pp == NULL)
 		return;
@@ -160,11 +146,7 @@ pub_destroy(struct pub **pp)
 		zap_remove_domain(p->zap, ZAP_DOMAIN_STATUS);
 		zap_put(&p->zap);
 	}
-	for (i = 0; i < p->n_ipc; i++) {
-		unlink(p->ipc_paths[i]);
-		free(p->ipc_paths[i]);
-	}
-	free(p->ipc_paths);
+	ctl_bound_close(&p->bound);
 	free(p->machine_id);
 	free(p->keys_dir);
 	free(p);
@@ -173,23 +155,8 @@ pub_destroy(struct pub **pp)
 int
 pub_pollitems(struct pub *p, zmq_pollitem_t *items, int max)
 {
-	int n = 0;
-
-	if (n < max) {
-		items[n].socket = p->sock;
-		items[n].fd = -1;
-		items[n].events = ZMQ_POLLIN;
-		items[n].revents = 0;
-		n++;
-	}
-	if (p->zap != NULL && n < max) {
-		items[n].socket = zap_socket(p->zap);
-		items[n].fd = -1;
-		items[n].events = ZMQ_POLLIN;
-		items[n].revents = 0;
-		n++;
-	}
-	return n;
+	return ctl_sock_pollitems(p->sock, p->zap != NULL ?
+	    zap_socket(p->zap) : NULL, items, max);
 }
 
 int
