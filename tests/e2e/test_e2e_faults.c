@@ -53,6 +53,7 @@ run_through(struct e2e *e, struct outcome *o, bool heartbeat, double fault_s,
 	double next_hb = 0;
 
 	o->uncertain = json_array();
+	o->faults = 0;
 	if (heartbeat)
 		e2e_ok(e, "heartbeat", NULL);
 	e2e_ok(e, first, NULL);
