@@ -20,6 +20,9 @@
 
 #include "daemon/journal.h"
 
+/* The largest planner.max_dots the configuration accepts. */
+#define JOURNAL_MAX_DOTS 100000000u
+
 struct journal {
 	int fd;
 	char path[512];
@@ -378,6 +381,11 @@ parse_header(const char *s, struct journal_header *h)
 	if (sscanf(s, "smpd-journal 1 plan=%" SCNx64 " dots=%" SCNu32
 	    " config=%" SCNx64 " format=%7s started=%" SCNd64 " machine=%63s",
 	    &plan, &dots, &cfg, fmt, &started, machine) != 6)
+		return -1;
+	/* Never more dots than a plan may have (planner.max_dots is at most
+	 * 1e8): replay allocates one fate per dot, and a header damaged into
+	 * "dots=4294967295" that still checksums must not cost 4 GB. */
+	if (dots > JOURNAL_MAX_DOTS)
 		return -1;
 	memset(h, 0, sizeof(*h));
 	h->plan_hash = plan;

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,7 +222,9 @@ tx_line(struct gsim *g, const char *s, bool status, bool banner)
 	if (g->tcount >= TX_MAX)
 		return; /* a host that never reads loses answers, as on a UART */
 	l = &g->tx[(g->thead + g->tcount) % TX_MAX];
-	snprintf(l->s, sizeof(l->s), "%s\r\n", s);
+	/* Cut a line too long for the slot rather than its CR LF: the host
+	 * must still see where it ends. */
+	snprintf(l->s, sizeof(l->s), "%.*s\r\n", (int)sizeof(l->s) - 3, s);
 	start = g->now + g->fs->slow_s;
 	if (start < g->tlast)
 		start = g->tlast;
@@ -386,9 +389,11 @@ static void
 soft_reset(struct gsim *g)
 {
 	int code = 0;
+	/* Two resets in a row give one banner, but the second still stops
+	 * everything: a command may have started in between, and a host's
+	 * reset must always leave motion stopped and the needle off. */
+	bool merge = tx_has_undeparted(g, false);
 
-	if (tx_has_undeparted(g, false))
-		return; /* two resets in a row give one banner */
 	if (g->mode == MODE_HOMING)
 		code = GRBL_ALARM_HOMING_FAIL_RESET;
 	else if (moving(g))
@@ -406,6 +411,8 @@ soft_reset(struct gsim *g)
 	if (g->mode != MODE_ALARM)
 		g->mode = MODE_IDLE;
 	parser_reset(g);
+	if (merge)
+		return;
 	g->st.resets++;
 	skin_event(g->skin, "reset", g->now, "\"kind\":\"soft\"");
 	banner(g);
@@ -492,6 +499,24 @@ nz(double v)
 	return fabs(v) < 0.0005 ? 0.0 : v;
 }
 
+/* Appends to buf[0..len) at *n, keeping *n inside the buffer however long
+ * the numbers are (a host can set offsets and rates of 38 digits). */
+static void __attribute__((format(printf, 4, 5)))
+cat(char *buf, size_t len, int *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*n < 0 || (size_t)*n >= len)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *n, len - (size_t)*n, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return;
+	*n = (size_t)*n + (size_t)r >= len ? (int)len - 1 : *n + r;
+}
+
 static void
 status_report(struct gsim *g)
 {
@@ -512,23 +537,24 @@ status_report(struct gsim *g)
 	if (((int)g->set[10] & 1) == 0)
 		for (a = 0; a < 3; a++)
 			p[a] -= w[a];
-	n = snprintf(buf, sizeof(buf), "<%s|%s:%.3f,%.3f,%.3f", state_name(g),
+	n = 0;
+	cat(buf, sizeof(buf), &n, "<%s|%s:%.3f,%.3f,%.3f", state_name(g),
 	    ((int)g->set[10] & 1) ? "MPos" : "WPos", nz(p[0] * k),
 	    nz(p[1] * k), nz(p[2] * k));
 	if ((int)g->set[10] & 2)
-		n += snprintf(buf + n, sizeof(buf) - n, "|Bf:%d,%d",
+		cat(buf, sizeof(buf), &n, "|Bf:%d,%d",
 		    MOTION_BLOCKS - motion_blocks(g->mot), RX_RING - g->rcount);
-	n += snprintf(buf + n, sizeof(buf) - n, "|FS:%.0f,%.0f",
+	cat(buf, sizeof(buf), &n, "|FS:%.0f,%.0f",
 	    motion_speed_mm_s(g->mot) * 60 * k,
 	    g->needle || g->gc.spindle != 5 ?
 	    g->gc.spindle_s * g->spindle_ovr / 100.0 : 0.0);
 	if (g->door)
-		n += snprintf(buf + n, sizeof(buf) - n, "|Pn:D");
+		cat(buf, sizeof(buf), &n, "|Pn:D");
 	if (g->wco_counter > 0) {
 		g->wco_counter--;
 	} else {
 		g->wco_counter = (busy ? 30 : 10) - 1;
-		n += snprintf(buf + n, sizeof(buf) - n, "|WCO:%.3f,%.3f,%.3f",
+		cat(buf, sizeof(buf), &n, "|WCO:%.3f,%.3f,%.3f",
 		    nz(w[0] * k), nz(w[1] * k), nz(w[2] * k));
 		if (g->ovr_counter == 0)
 			g->ovr_counter = 1; /* never both in one report */
@@ -537,15 +563,15 @@ status_report(struct gsim *g)
 		g->ovr_counter--;
 	} else {
 		g->ovr_counter = (busy ? 20 : 10) - 1;
-		n += snprintf(buf + n, sizeof(buf) - n, "|Ov:%d,%d,%d",
+		cat(buf, sizeof(buf), &n, "|Ov:%d,%d,%d",
 		    g->feed_ovr, g->rapid_ovr, g->spindle_ovr);
 		if (g->gc.spindle != 5 || g->gc.flood || g->gc.mist)
-			n += snprintf(buf + n, sizeof(buf) - n, "|A:%s%s%s",
+			cat(buf, sizeof(buf), &n, "|A:%s%s%s",
 			    g->gc.spindle == 3 ? "S" :
 			    g->gc.spindle == 4 ? "C" : "",
 			    g->gc.flood ? "F" : "", g->gc.mist ? "M" : "");
 	}
-	snprintf(buf + n, sizeof(buf) - n, ">");
+	cat(buf, sizeof(buf), &n, ">");
 	tx_line(g, buf, true, false);
 }
 
@@ -1117,6 +1143,10 @@ setting_store(struct gsim *g, int n, double v, bool wire)
 		return GRBL_ERR_NEGATIVE_VALUE;
 	if (set_is_int(n))
 		v = trunc(v);
+	/* Integer settings are masks, flags and counts of at most 16 bits on
+	 * GRBL; a larger one would not survive conversion to int. */
+	if (set_is_int(n) && v > 65535)
+		return GRBL_ERR_INVALID_STATEMENT;
 	if (n == 0 && v < 3)
 		return GRBL_ERR_SETTING_STEP_PULSE_MIN;
 	if (n == 20 && v != 0 && g->set[22] == 0)
@@ -1621,6 +1651,16 @@ step_to(struct gsim *g, double t)
 				g->dwell_left = 0;
 		}
 		g->now = t;
+	} else {
+		/* Far into simulated time (a move of kilometres lasts 1e9 s)
+		 * a remainder can fall below the clock's resolution, now + rem
+		 * == now: finish it here, or time would stand still. */
+		double m = motion_time_to_event(g->mot);
+		if (m > 0 && isfinite(m) && g->now + m <= g->now)
+			motion_advance(g->mot, g->now, m, path_cb, g);
+		if (g->pend.active && g->pend.dwell_started && !g->hold &&
+		    g->dwell_left > 0 && g->now + g->dwell_left <= g->now)
+			g->dwell_left = 0;
 	}
 	for (i = 0; i < g->fs->nev; i++) {
 		struct fault_event *fe = &g->fs->ev[i];

@@ -15,6 +15,7 @@
 #include "sim/skin.h"
 
 #define SKIN_STEP_MM 0.1
+#define SKIN_MAX_STEPS 10000  /* 0.1 mm steps up to 1 m, coarser beyond */
 #define SKIN_EPS_MM 1e-6   /* deeper than this counts as inside */
 #define SKIN_LATERAL_MM 0.001
 
@@ -283,6 +284,11 @@ plan_index(struct skin *s)
 		x1 = fmax(x1, s->pts[3 * i]);
 		y1 = fmax(y1, s->pts[3 * i + 1]);
 	}
+	/* The cell counts are checked as doubles first: dots kilometres
+	 * apart would not fit an int. */
+	if (!(((x1 - s->gx0) / PLAN_CELL_MM + 1) *
+	    ((y1 - s->gy0) / PLAN_CELL_MM + 1) <= 4e7))
+		return -1;
 	s->gx = (int)((x1 - s->gx0) / PLAN_CELL_MM) + 1;
 	s->gy = (int)((y1 - s->gy0) / PLAN_CELL_MM) + 1;
 	if ((double)s->gx * s->gy > 4e7)
@@ -405,8 +411,13 @@ fail:
 static double
 plan_height(const struct skin *s, double x, double y)
 {
-	int ci = (int)floor((x - s->gx0) / PLAN_CELL_MM);
-	int cj = (int)floor((y - s->gy0) / PLAN_CELL_MM);
+	/* Cells of a point far off the grid, clamped to where the search
+	 * (at most 2048 cells around) still finds no cell of it: the answer
+	 * is the same, and the cell numbers stay ints. */
+	int ci = (int)fmin(fmax(floor((x - s->gx0) / PLAN_CELL_MM), -8192),
+	    (double)s->gx + 8192);
+	int cj = (int)fmin(fmax(floor((y - s->gy0) / PLAN_CELL_MM), -8192),
+	    (double)s->gy + 8192);
 	double wsum = 0, zsum = 0, best = INFINITY, bestz = 0;
 	int r, i, j, k;
 
@@ -554,7 +565,11 @@ skin_track(struct skin *s, const double p0[3], const double p1[3], double t0,
 {
 	double dx = p1[0] - p0[0], dy = p1[1] - p0[1];
 	double xy = sqrt(dx * dx + dy * dy);
-	int n = xy > SKIN_STEP_MM ? (int)ceil(xy / SKIN_STEP_MM) : 1, k;
+	/* SKIN_STEP_MM steps, but at most SKIN_MAX_STEPS for one piece: a
+	 * host may command a move of kilometres with soft limits off, far
+	 * beyond any machine's travel, and it must not stall the simulator. */
+	int n = xy > SKIN_STEP_MM ? (int)fmin(ceil(xy / SKIN_STEP_MM),
+	    SKIN_MAX_STEPS) : 1, k;
 	double a[3], b[3], da, db;
 
 	memcpy(a, p0, sizeof(a));
