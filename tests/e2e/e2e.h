@@ -162,10 +162,15 @@ e2e_write_config(struct e2e *e, const char *controller_extra)
 	fclose(f);
 }
 
+/* Starts smpd. SMP_SMPD_WRAPPER, when set, is a command smpd runs under
+ * (scripts/valgrind.sh sets it to valgrind and its options); the wrapper
+ * must exec smpd in the same process so that signals and the exit status
+ * reach it. */
 static inline void
 e2e_start_smpd(struct e2e *e)
 {
 	char bin[512];
+	const char *wrapper = getenv("SMP_SMPD_WRAPPER");
 
 	e2e_bin("smpd", bin, sizeof(bin));
 	e->smpd = fork();
@@ -179,7 +184,13 @@ e2e_start_smpd(struct e2e *e)
 			dup2(logfd, 1);
 			dup2(logfd, 2);
 		}
-		execl(bin, "smpd", "-d", "-v", "-f", e->conf, (char *)NULL);
+		if (wrapper != NULL && wrapper[0] != '\0')
+			execl("/bin/sh", "sh", "-c",
+			    "exec $SMP_SMPD_WRAPPER \"$0\" -d -v -f \"$1\"", bin,
+			    e->conf, (char *)NULL);
+		else
+			execl(bin, "smpd", "-d", "-v", "-f", e->conf,
+			    (char *)NULL);
 		_exit(127);
 	}
 }
