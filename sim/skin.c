@@ -171,12 +171,15 @@ skin_new_heightmap(const char *path, const double origin[3], char *err,
 				s->hdy = v[1];
 				have_step = true;
 			} else if (kl == 4 && strncmp(kw, "size", 4) == 0) {
-				if (v[0] < 2 || v[1] < 2 || v[0] > 100000 ||
-				    v[1] > 100000 || v[0] != floor(v[0]) ||
+				/* The planner's bounds: a map both read
+				 * alike, and a header alone cannot ask for
+				 * more than 1e8 points (800 MB). */
+				if (v[0] < 2 || v[1] < 2 || v[0] > 10000 ||
+				    v[1] > 10000 || v[0] != floor(v[0]) ||
 				    v[1] != floor(v[1])) {
 					seterr(err, errlen, "%s:%d: size must "
-					    "be two integers >= 2", path,
-					    lineno);
+					    "be two integers in [2, 10000]",
+					    path, lineno);
 					goto fail;
 				}
 				if (!have_origin || !have_step) {

@@ -308,4 +308,30 @@ TEST_T(sim_time_does_not_stand_still, 10)
 	sim_stop(&m);
 }
 
+/*
+ * fuzz_heightmap, out-of-memory: smpsim's height-map reader allocated the
+ * whole grid from the size line before reading a row, so a 60-byte file
+ * saying "size 43333 35333" asked for 12 GB. Its bounds are now the
+ * planner's (each side in [2, 10000]): both readers accept the same maps.
+ */
+TEST(sim_heightmap_size_bounded)
+{
+	static const double origin[3] = { 0, 0, 0 };
+	char path[64], err[256];
+	struct skin *s;
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/smp-regress-XXXXXX");
+	ASSERT((fd = mkstemp(path)) >= 0);
+	ASSERT_NOT_NULL(f = fdopen(fd, "w"));
+	fprintf(f, "smp-heightmap 1\r\norigin -70 -8.\r\nstep 40 40\r\n"
+	    "size 43333 35333\n-3 -2\n");
+	ASSERT_EQ(fclose(f), 0);
+	s = skin_new_heightmap(path, origin, err, sizeof(err));
+	ASSERT(s == NULL);
+	ASSERT_STR_CONTAINS(err, ":4: size must be two integers in [2, 10000]");
+	unlink(path);
+}
+
 TEST_MAIN()
