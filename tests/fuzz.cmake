@@ -111,3 +111,15 @@ if(SMP_REGRESS_OPEN)
   target_link_options(test_regress_fuzz_planner PRIVATE
     -fsanitize=undefined,float-cast-overflow)
 endif()
+
+# Coverage builds: every test binary registered so far gets tests/
+# coverage_exit.c, an _exit that writes gcov's counters first (test.h ends
+# each forked case with _exit, which would otherwise drop them).
+if(SMP_COVERAGE AND CMAKE_C_COMPILER_ID STREQUAL "GNU")
+  get_property(smp_cov_targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS)
+  foreach(t ${smp_cov_targets})
+    if(t MATCHES "^test_")
+      target_sources(${t} PRIVATE ${PROJECT_SOURCE_DIR}/tests/coverage_exit.c)
+    endif()
+  endforeach()
+endif()
