@@ -2062,7 +2062,7 @@ config_view(const struct session *s)
 
 	return json_pack("{s:s, s:{s:s, s:i, s:f, s:i, s:b}, "
 	    "s:{s:s, s:i, s:b, s:i}, s:{s:[f,f,f], s:[f,f,f]}, "
-	    "s:{s:f, s:f, s:f, s:i}}",
+	    "s:{s:f, s:f, s:f, s:f, s:i}}",
 	    "machine_id", c->machine_id,
 	    "controller", "port", c->port, "baud", c->baud, "status_poll_hz",
 	    c->status_poll_hz, "watchdog_ms", c->watchdog_ms, "homing",
@@ -2074,7 +2074,8 @@ config_view(const struct session *s)
 	    p->env_min_mm[2], "envelope_max", p->env_max_mm[0],
 	    p->env_max_mm[1], p->env_max_mm[2],
 	    "needle", "clearance_mm", p->clearance_mm, "max_depth_mm",
-	    p->max_depth_mm, "plunge_feed_mm_min", p->plunge_feed_mm_min,
+	    p->max_depth_mm, "min_depth_mm", p->min_depth_mm,
+	    "plunge_feed_mm_min", p->plunge_feed_mm_min,
 	    "default_dwell_ms", (int)p->default_dwell_ms);
 }
 

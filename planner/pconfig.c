@@ -30,6 +30,7 @@ pconfig_defaults(struct planner_config *c)
 	c->planner_blocks = 15;
 	c->clearance_mm = 1.0;
 	c->max_depth_mm = 1.5;
+	c->min_depth_mm = 0.05;
 	c->plunge_feed_mm_min = 600;
 	c->retract_feed_mm_min = 0;
 	c->default_dwell_ms = 50;
@@ -64,6 +65,7 @@ static const struct key keys[] = {
 	{ "machine", "planner_blocks", K_INT, 1, 1000 },
 	{ "needle", "clearance_mm", K_NUM, 0.05, 50 },
 	{ "needle", "max_depth_mm", K_NUM, 0.01, 10 },
+	{ "needle", "min_depth_mm", K_NUM, 0.001, 10 },
 	{ "needle", "plunge_feed_mm_min", K_NUM, 1, 100000 },
 	{ "needle", "retract_feed_mm_min", K_NUM, 0, 100000 },
 	{ "needle", "default_dwell_ms", K_INT, 0, 60000 },
@@ -184,6 +186,7 @@ apply(struct planner_config *c, const struct key *k,
 	else if (IS("planner_blocks")) c->planner_blocks = (int)v;
 	else if (IS("clearance_mm")) c->clearance_mm = v;
 	else if (IS("max_depth_mm")) c->max_depth_mm = v;
+	else if (IS("min_depth_mm")) c->min_depth_mm = v;
 	else if (IS("plunge_feed_mm_min")) c->plunge_feed_mm_min = v;
 	else if (IS("retract_feed_mm_min")) c->retract_feed_mm_min = v;
 	else if (IS("default_dwell_ms")) c->default_dwell_ms = (uint32_t)v;
@@ -333,6 +336,12 @@ fail:
 	return rc;
 }
 
+bool
+pconfig_depth_ok(const struct planner_config *c, double depth_mm)
+{
+	return depth_mm >= c->min_depth_mm && depth_mm <= c->max_depth_mm;
+}
+
 int
 pconfig_check(const struct planner_config *c, char *err, size_t errlen)
 {
@@ -349,9 +358,20 @@ pconfig_check(const struct planner_config *c, char *err, size_t errlen)
 		    "plunge_feed_mm_min must be > 0");
 		return -1;
 	}
-	if (c->default_depth_mm > c->max_depth_mm) {
-		snprintf(err, errlen, "needle.default_depth_mm %g exceeds "
-		    "max_depth_mm %g", c->default_depth_mm, c->max_depth_mm);
+	/* A depth under one G-code step (1 um) would put the bottom of the
+	 * stroke on the skin itself once rounded to 3 decimals. */
+	if (!(c->min_depth_mm >= 0.001) ||
+	    !(c->min_depth_mm <= c->max_depth_mm)) {
+		snprintf(err, errlen, "needle.min_depth_mm %g is not in "
+		    "[0.001, max_depth_mm %g]", c->min_depth_mm,
+		    c->max_depth_mm);
+		return -1;
+	}
+	if (c->default_depth_mm != 0 &&
+	    !pconfig_depth_ok(c, c->default_depth_mm)) {
+		snprintf(err, errlen, "needle.default_depth_mm %g is not 0 "
+		    "and not in [min_depth_mm %g, max_depth_mm %g]",
+		    c->default_depth_mm, c->min_depth_mm, c->max_depth_mm);
 		return -1;
 	}
 	if (c->actuator == ACTUATOR_CUSTOM && (c->on_gcode[0] == '\0' ||

@@ -34,6 +34,7 @@ struct planner_config {
 	/* needle */
 	double clearance_mm;          /* clearance plane above the skin */
 	double max_depth_mm;          /* hard maximum plunge below the skin */
+	double min_depth_mm;          /* shallowest plunge accepted (>= 1 um) */
 	double plunge_feed_mm_min;    /* feed into the skin */
 	double retract_feed_mm_min;   /* feed out of the skin; 0 = rapid */
 	uint32_t default_dwell_ms;
@@ -64,6 +65,10 @@ void pconfig_defaults(struct planner_config *cfg);
  */
 int pconfig_load(struct planner_config *cfg, const char *path, char *err,
     size_t errlen);
+
+/* True when depth_mm is a depth a dot may have: in [min_depth_mm,
+ * max_depth_mm]. NaN is never one. Any caller. */
+bool pconfig_depth_ok(const struct planner_config *cfg, double depth_mm);
 
 /* Checks that the values are coherent (envelope min < max, depths > 0, ...).
  * Returns 0, or -1 with a message in err. */

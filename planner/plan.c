@@ -225,10 +225,11 @@ static void
 check_dot_values(struct dot *d, const struct planner_config *cfg,
     struct diag_list *dl, unsigned line, const unsigned *cols)
 {
-	if (!(d->depth_mm > 0) || !(d->depth_mm <= cfg->max_depth_mm))
+	if (!pconfig_depth_ok(cfg, d->depth_mm))
 		diag_add(dl, DIAG_ERROR, line, cols[COL_DEPTH] ?
-		    cols[COL_DEPTH] : 1, NULL, "depth %g mm is not in (0, %g] "
-		    "(needle.max_depth_mm)", d->depth_mm, cfg->max_depth_mm);
+		    cols[COL_DEPTH] : 1, NULL, "depth %g mm is not in [%g, %g] "
+		    "(needle.min_depth_mm, max_depth_mm)", d->depth_mm,
+		    cfg->min_depth_mm, cfg->max_depth_mm);
 }
 
 /* Checks a number is finite and records an error at its position. */
@@ -616,11 +617,11 @@ json_dot(json_t *o, size_t i, const double *defs, const bool *hasdef,
 		    "default in the plan or needle.default_depth_mm)");
 		return;
 	}
-	if (!(d->depth_mm > 0) || !(d->depth_mm <= cfg->max_depth_mm)) {
+	if (!pconfig_depth_ok(cfg, d->depth_mm)) {
 		snprintf(path, sizeof(path), "dots[%zu].depth", i);
 		diag_add(dl, DIAG_ERROR, 0, 0, path, "depth %g mm is not in "
-		    "(0, %g] (needle.max_depth_mm)", d->depth_mm,
-		    cfg->max_depth_mm);
+		    "[%g, %g] (needle.min_depth_mm, max_depth_mm)",
+		    d->depth_mm, cfg->min_depth_mm, cfg->max_depth_mm);
 	}
 }
 
@@ -942,10 +943,11 @@ plan_validate(struct plan *p, const struct planner_config *cfg,
 				    "needle.clearance_mm)" : "");
 			}
 		}
-		if (!(d->depth_mm > 0) || !(d->depth_mm <= cfg->max_depth_mm)) {
+		if (!pconfig_depth_ok(cfg, d->depth_mm)) {
 			dot_where(p, d, "depth", &line, path, sizeof(path));
 			diag_add(dl, DIAG_ERROR, line, 0, path, "depth %g mm is "
-			    "not in (0, %g]", d->depth_mm, cfg->max_depth_mm);
+			    "not in [%g, %g]", d->depth_mm, cfg->min_depth_mm,
+			    cfg->max_depth_mm);
 		}
 	}
 	/* duplicate ids: sort (id, index) pairs */

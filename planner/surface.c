@@ -151,7 +151,7 @@ double
 surface_max_on_segment(const struct surface *s, double x0, double y0,
     double x1, double y1)
 {
-	double ax, ay, bx, by, best, *t = NULL, tbuf[256];
+	double ax, ay, bx, by, span, best, *t = NULL, tbuf[256];
 	size_t n = 0, cap;
 
 	if (s->flat)
@@ -159,9 +159,12 @@ surface_max_on_segment(const struct surface *s, double x0, double y0,
 	/* Unclamped grid coordinates of the ends. */
 	ax = (x0 - s->ox) / s->dx; ay = (y0 - s->oy) / s->dy;
 	bx = (x1 - s->ox) / s->dx; by = (y1 - s->oy) / s->dy;
-	cap = (size_t)(fabs(bx - ax) + fabs(by - ay)) + 8;
-	if (cap > s->nx + s->ny + 8)
-		cap = s->nx + s->ny + 8;
+	/* Written so that a NaN span (ends far outside a fine map) takes the
+	 * bound too: a NaN converted to size_t is undefined. */
+	span = fabs(bx - ax) + fabs(by - ay);
+	cap = s->nx + s->ny + 8;
+	if (span < (double)cap)
+		cap = (size_t)span + 8;
 	t = cap <= 256 ? tbuf : malloc(cap * sizeof(double));
 	if (t == NULL) {
 		/* Cannot split: the highest point of the whole map is safe. */
@@ -323,8 +326,20 @@ surface_heightmap_mem(const char *buf, size_t len, struct diag_list *dl)
 	if (header_line(&lx, "origin", org, 2, dl) < 0 ||
 	    header_line(&lx, "step", step, 2, dl) < 0)
 		goto fail;
-	if (!(step[0] > 0) || !(step[1] > 0)) {
-		diag_add(dl, DIAG_ERROR, lx.tline, 1, NULL, "step must be > 0");
+	/* Bounded so that grid coordinates of any point of any envelope
+	 * (machine.envelope_* is within +-10000 mm) stay finite and exact. */
+	if (!(fabs(org[0]) <= SURFACE_MAX_COORD_MM) ||
+	    !(fabs(org[1]) <= SURFACE_MAX_COORD_MM)) {
+		diag_add(dl, DIAG_ERROR, lx.tline, 1, NULL, "origin must be "
+		    "within +-%g mm", SURFACE_MAX_COORD_MM);
+		goto fail;
+	}
+	if (!(step[0] >= SURFACE_MIN_STEP_MM) ||
+	    !(step[1] >= SURFACE_MIN_STEP_MM) ||
+	    !(step[0] <= SURFACE_MAX_COORD_MM) ||
+	    !(step[1] <= SURFACE_MAX_COORD_MM)) {
+		diag_add(dl, DIAG_ERROR, lx.tline, 1, NULL, "step must be in "
+		    "[%g, %g] mm", SURFACE_MIN_STEP_MM, SURFACE_MAX_COORD_MM);
 		goto fail;
 	}
 	if (header_line(&lx, "size", size, 2, dl) < 0)
@@ -438,6 +453,16 @@ surface_is_measured(const struct surface *s)
 	return s != NULL && !s->flat && !s->from_dots;
 }
 
+/* A dot close enough to the origin to be inside some envelope; the others
+ * are refused by plan_validate, and their extent would overflow the grid. */
+static int
+dot_in_reach(const struct dot *d)
+{
+	return fabs(d->x_mm) <= SURFACE_MAX_COORD_MM &&
+	    fabs(d->y_mm) <= SURFACE_MAX_COORD_MM &&
+	    (!(d->flags & DOT_HAS_Z) || fabs(d->z_mm) <= SURFACE_MAX_COORD_MM);
+}
+
 struct surface *
 surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 {
@@ -451,6 +476,8 @@ surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 	memset(&g, 0, sizeof(g));
 	for (i = 0; i < p->n; i++) {
 		const struct dot *d = &p->dots[i];
+		if (!dot_in_reach(d))
+			continue;
 		xmin = fmin(xmin, d->x_mm); xmax = fmax(xmax, d->x_mm);
 		ymin = fmin(ymin, d->y_mm); ymax = fmax(ymax, d->y_mm);
 		zmax = fmax(zmax, d->flags & DOT_HAS_Z ? d->z_mm : skin_z_mm);
@@ -458,7 +485,7 @@ surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 	}
 	if (m == 0 || !(cell_mm > 0))
 		return NULL;
-	m = p->n;
+	m = 0;
 	/* At most ~4M grid points whatever the plan's extent. */
 	while (((xmax - xmin) / cell_mm + 3) * ((ymax - ymin) / cell_mm + 3) >
 	    4e6)
@@ -466,14 +493,17 @@ surface_from_dots(const struct plan *p, double cell_mm, double skin_z_mm)
 	nx = (size_t)((xmax - xmin) / cell_mm) + 3;
 	ny = (size_t)((ymax - ymin) / cell_mm) + 3;
 	z = malloc(nx * ny * sizeof(double));
-	xyz = malloc(m * 3 * sizeof(double));
+	xyz = malloc(p->n * 3 * sizeof(double));
 	if (z == NULL || xyz == NULL)
 		goto fail;
 	for (i = 0; i < p->n; i++) {
 		const struct dot *d = &p->dots[i];
-		xyz[3 * i] = d->x_mm;
-		xyz[3 * i + 1] = d->y_mm;
-		xyz[3 * i + 2] = d->flags & DOT_HAS_Z ? d->z_mm : skin_z_mm;
+		if (!dot_in_reach(d))
+			continue;
+		xyz[3 * m] = d->x_mm;
+		xyz[3 * m + 1] = d->y_mm;
+		xyz[3 * m + 2] = d->flags & DOT_HAS_Z ? d->z_mm : skin_z_mm;
+		m++;
 	}
 	if (pgrid_build(&g, xyz, 3, m, cell_mm) < 0)
 		goto fail;
@@ -526,6 +556,8 @@ surface_for_plan(const struct planner_config *cfg, const struct plan *p,
 	if (p != NULL) {
 		for (size_t i = 0; i < p->n; i++)
 			if (p->dots[i].flags & DOT_HAS_Z) {
+				if (!dot_in_reach(&p->dots[i]))
+					continue;
 				s = surface_from_dots(p, 2.0,
 				    cfg->skin_z_mm);
 				if (s == NULL)

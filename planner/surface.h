@@ -17,6 +17,13 @@
 
 struct surface;
 
+/* A height map's origin lies within +-SURFACE_MAX_COORD_MM and its steps in
+ * [SURFACE_MIN_STEP_MM, SURFACE_MAX_COORD_MM]: grid coordinates of any point
+ * of an envelope then stay finite. Dots farther out than that add nothing
+ * to the dots' surface (they are outside every envelope). */
+#define SURFACE_MAX_COORD_MM 1e6
+#define SURFACE_MIN_STEP_MM 1e-3
+
 /* A flat skin at z_mm. NULL on allocation failure. */
 struct surface *surface_flat(double z_mm);
 /* Parses a height map (docs/heightmap.md). NULL with every finding in dl. */

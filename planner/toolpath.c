@@ -93,10 +93,10 @@ toolpath_build(struct toolpath *tp, const struct plan *plan,
 		t->y_mm = round(d->y_mm * 1000) / 1000;
 		t->skin_z = surface_dot_skin(surf, cfg, d);
 		depth = d->depth_mm;
-		if (!(depth > 0) || depth > cfg->max_depth_mm) {
+		if (!pconfig_depth_ok(cfg, depth)) {
 			snprintf(err, errlen, "dot %lld: depth %g is not in "
-			    "(0, %g]", (long long)d->id, depth,
-			    cfg->max_depth_mm);
+			    "[%g, %g]", (long long)d->id, depth,
+			    cfg->min_depth_mm, cfg->max_depth_mm);
 			goto fail;
 		}
 		/* Heights above the skin go up to the next micrometre: the

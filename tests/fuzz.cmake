@@ -90,13 +90,10 @@ if(TARGET smp_daemon AND TARGET smp_sim)
     LIBS smp_daemon smp_sim TIMEOUT 60 LABELS regress)
 endif()
 
-# Open findings in planner/ (tests/test_regress_fuzz_planner.c): they fail
-# until the planner is fixed, so they stay out of the default build. The
-# planner's sources are compiled in with UBSan so that the undefined
-# behaviour they show fails the test on any build. Enable with
-# -DSMP_REGRESS_OPEN=ON; move each case to test_regress_fuzz.c once fixed.
-option(SMP_REGRESS_OPEN "Build the regression tests of open fuzz findings" OFF)
-if(SMP_REGRESS_OPEN)
+# Findings in planner/ (tests/test_regress_fuzz_planner.c). The planner's
+# sources are compiled in with UBSan so that the undefined behaviour some of
+# them showed fails the test on any build, not only the sanitizer one.
+if(TRUE)
   set(smp_regress_planner_src plan.c pconfig.c grid.c surface.c order.c
     toolpath.c gcode.c estimate.c)
   list(TRANSFORM smp_regress_planner_src PREPEND ${PROJECT_SOURCE_DIR}/planner/)
@@ -104,7 +101,7 @@ if(SMP_REGRESS_OPEN)
     SOURCES ${PROJECT_SOURCE_DIR}/tests/test_regress_fuzz_planner.c
       ${smp_regress_planner_src}
     LIBS PkgConfig::LIBCONFIG PkgConfig::JANSSON ${MATH_LIB}
-    TIMEOUT 60 LABELS regress open)
+    TIMEOUT 60 LABELS regress)
   # float-cast-overflow is not part of gcc's -fsanitize=undefined.
   target_compile_options(test_regress_fuzz_planner PRIVATE
     -fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all)

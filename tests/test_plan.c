@@ -114,8 +114,10 @@ static const struct bad bads[] = {
 	{ "x,y,depth\n1,inf,0.5\n", "t.csv:2:3: error: y is not a finite "
 	    "number" },
 	{ "x,y,depth\n1,2,2\n", "t.csv:2:5: error: depth 2 mm is not in "
-	    "(0, 1.5] (needle.max_depth_mm)" },
+	    "[0.05, 1.5] (needle.min_depth_mm, max_depth_mm)" },
 	{ "x,y,depth\n1,2,0\n", "t.csv:2:5: error: depth 0 mm is not in" },
+	{ "x,y,depth\n1,2,0.04\n", "t.csv:2:5: error: depth 0.04 mm is not "
+	    "in [0.05, 1.5]" },
 	{ "x,y,depth\n1,2,-0.5\n", "t.csv:2:5: error: depth -0.5 mm is not" },
 	{ "x,y,depth,color\n", "t.csv:1:11: error: unknown column \"color\"" },
 	{ "x,y,x,depth\n", "t.csv:1:5: error: column x named twice" },
@@ -306,7 +308,7 @@ static const struct bad jbads[] = {
 	{ "{\"dots\": [{\"x\": 1, \"y\": 1, \"depth\": 0.5, \"q\": 1}]}",
 	    "t.json: dots[0].q: error: unknown field" },
 	{ "{\"dots\": [{\"x\": 1, \"y\": 1, \"depth\": 3}]}", "t.json: "
-	    "dots[0].depth: error: depth 3 mm is not in (0, 1.5]" },
+	    "dots[0].depth: error: depth 3 mm is not in [0.05, 1.5]" },
 	{ "{\"dots\": [1]}", "t.json: dots[0]: error: a dot must be an object" },
 	{ "{\"units\": \"cm\", \"dots\": []}", "t.json: units: error: must be" },
 	{ "{\"version\": 2, \"dots\": []}", "t.json: version: error: must be 1" },
@@ -426,7 +428,7 @@ TEST(pconfig_errors_name_the_line)
 	ASSERT_EQ(write_conf("needle: { max_depth_mm = 0.5; default_depth_mm "
 	    "= 0.8; };\n", path), 0);
 	ASSERT_EQ(pconfig_load(&c, path, err, sizeof(err)), -1);
-	ASSERT_STR_CONTAINS(err, "default_depth_mm 0.8 exceeds");
+	ASSERT_STR_CONTAINS(err, "default_depth_mm 0.8 is not 0 and not in [min_depth_mm 0.05, max_depth_mm 0.5]");
 	ASSERT_EQ(write_conf("needle: { clearance_mm = ; };\n", path), 0);
 	ASSERT_EQ(pconfig_load(&c, path, err, sizeof(err)), -1);
 	ASSERT_STR_CONTAINS(err, ":1: ");

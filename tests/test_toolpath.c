@@ -48,7 +48,7 @@ TEST(heightmap_errors_name_line_and_column)
 		{ "smp-heightmap 1\norigin 0\nstep 1 1\n", "m:3:1: error: origin "
 		    "needs 2 numbers" },
 		{ "smp-heightmap 1\norigin 0 0\nstep 1 -1\nsize 2 2\n",
-		    "error: step must be > 0" },
+		    "error: step must be in [0.001, 1e+06] mm" },
 		{ "smp-heightmap 1\norigin 0 0\nstep 1 1\nsize 2 2\n0 1\n0 x\n",
 		    "m:6:3: error: \"x\" is not a finite number" },
 		{ "smp-heightmap 1\norigin 0 0\nstep 1 1\nsize 2 2\n0 1 2\n0 1\n",
