@@ -809,6 +809,25 @@ stream_refill(struct session *s)
 	m->qn += (size_t)n;
 }
 
+/* The bytes of the queued plunge and the dwell and retract after it, each
+ * line's '\n' included. */
+static size_t
+plunge_group_bytes(const struct stream *m)
+{
+	size_t len = 0, k;
+
+	for (k = 0; k < m->qn; k++) {
+		const struct gcode_line *l = &m->q[(m->qh + k) % QUEUE_CAP];
+		if (k > 0 && l->role != GCODE_DWELL &&
+		    l->role != GCODE_RETRACT)
+			break;
+		len += (size_t)l->len + 1;
+		if (l->role == GCODE_RETRACT)
+			break;
+	}
+	return len;
+}
+
 /* Hands the engine every line that may go now. */
 static void
 stream_pump(struct session *s)
@@ -839,7 +858,13 @@ stream_pump(struct session *s)
 		 * wherever the needle happened to be. */
 		if (l->role == GCODE_PLUNGE && !m->check && m->prelude > 0)
 			return;
-		if (!grbl_can_send(g, l->len))
+		/* A plunge goes out only together with its dwell and retract,
+		 * in one write: should smpd die between them, the controller
+		 * would otherwise hold the needle in the skin, running, until
+		 * someone came. With all three buffered it retracts alone. */
+		if (l->role == GCODE_PLUNGE ?
+		    plunge_group_bytes(m) > grbl_free_bytes(g) :
+		    !grbl_can_send(g, l->len))
 			return;
 		tag = TAG(m->gen, l->role, l->dot);
 		if (l->role == GCODE_PLUNGE && !m->check) {

@@ -228,6 +228,13 @@ grbl_can_send(const struct grbl *g, size_t len)
 	    g->unanswered_bytes + len + 1 <= (size_t)g->rx_size;
 }
 
+size_t
+grbl_free_bytes(const struct grbl *g)
+{
+	return g->unanswered_bytes >= (size_t)g->rx_size ? 0 :
+	    (size_t)g->rx_size - g->unanswered_bytes;
+}
+
 /* Whether line may go to GRBL as one line: printable ASCII without the
  * characters GRBL acts on in real time, wherever they appear. */
 bool

@@ -116,6 +116,9 @@ void grbl_feed(struct grbl *g, const char *buf, size_t len);
 
 /* Whether a line of len characters (without '\n') may be sent now. */
 bool grbl_can_send(const struct grbl *g, size_t len);
+/* Bytes (each line's '\n' included) that may be sent now before the
+ * receive buffer is full: for a caller that must send lines together. */
+size_t grbl_free_bytes(const struct grbl *g);
 /*
  * Queues line (without '\n'; at most GRBL_LINE_MAX characters, printable
  * ASCII, no real-time characters) for output and counts it as unanswered.

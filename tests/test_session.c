@@ -438,6 +438,60 @@ TEST(session_bounds_dots_in_flight)
 	session_destroy(&s);
 }
 
+/*
+ * A plunge leaves smpd only in the same write as its dwell and its retract:
+ * a controller that never hears from smpd again (killed, host powered off)
+ * then brings the needle out of the skin by itself. The fake controller
+ * here answers one line per round, so the receive buffer stays nearly full
+ * and a plunge that fits without its retract is a real possibility.
+ */
+TEST(session_plunge_goes_with_dwell_and_retract)
+{
+	struct session *s = setup(false);
+	char msg[600];
+	size_t plunges = 0;
+	int i;
+
+	/* Enough dots in flight that the 128-byte buffer, not the bound,
+	 * is what holds lines back. */
+	cfg.max_dots_in_flight = 12;
+	ready(s);
+	F.answer = false;
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 3000 && session_state(s) == SS_RUNNING; i++) {
+		const uint8_t *buf;
+		size_t n = grbl_tx_pending(F.g, &buf), k, nl = 0, start = 0;
+		char lines[64][80];
+
+		for (k = 0; k < n; k++)
+			if (buf[k] == '\n') {
+				size_t l = k - start < 79 ? k - start : 79;
+				ASSERT(nl < 64);   /* 128 bytes hold fewer */
+				memcpy(lines[nl], buf + start, l);
+				lines[nl++][l] = '\0';
+				start = k + 1;
+			}
+		for (k = 0; k < nl; k++) {
+			if (strncmp(lines[k], "G1", 2) != 0 ||
+			    strchr(lines[k], 'Z') == NULL)
+				continue;
+			plunges++;
+			ASSERT_MSG(k + 2 < nl, "plunge \"%s\" written without "
+			    "its dwell and retract", lines[k]);
+			ASSERT_MSG(strncmp(lines[k + 1], "G4", 2) == 0,
+			    "after the plunge: \"%s\"", lines[k + 1]);
+			ASSERT_MSG(strncmp(lines[k + 2], "G0Z", 3) == 0,
+			    "after the dwell: \"%s\"", lines[k + 2]);
+		}
+		step(s);
+		if (grbl_unanswered(F.g) > 0)
+			grbl_feed(F.g, "ok\r\n", 4);
+	}
+	ASSERT_EQ(session_state(s), SS_COMPLETED);
+	ASSERT_EQ(plunges, NDOTS);
+	session_destroy(&s);
+}
+
 TEST(session_pause_settles_inflight_and_retracts)
 {
 	struct session *s = setup(false);
