@@ -45,6 +45,7 @@ static const struct key session_keys[] = {
 	{ "heartbeat_ms", K_INT, OFF(heartbeat_ms), 0, 100, 600000 },
 	{ "require_heartbeat", K_BOOL, OFF(require_heartbeat), 0, 0, 0 },
 	{ "max_dots_in_flight", K_INT, OFF(max_dots_in_flight), 0, 1, 64 },
+	{ "guard", K_BOOL, OFF(guard), 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
@@ -140,6 +141,7 @@ config_defaults(struct smpd_config *cfg)
 	cfg->heartbeat_ms = 2000;
 	cfg->require_heartbeat = true;
 	cfg->max_dots_in_flight = 2;
+	cfg->guard = true;
 	snprintf(cfg->ctl_endpoints.v[0], CONFIG_PATH_MAX,
 	    "ipc:///run/smpd/control");
 	cfg->ctl_endpoints.n = 1;

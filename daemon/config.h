@@ -46,6 +46,7 @@ struct smpd_config {
 	int heartbeat_ms;
 	bool require_heartbeat;
 	int max_dots_in_flight;
+	bool guard;                        /* the guard process (guard.h) */
 
 	/* control */
 	struct config_endpoints ctl_endpoints;

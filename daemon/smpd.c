@@ -23,11 +23,13 @@
 
 #include "daemon/config.h"
 #include "daemon/ctl.h"
+#include "daemon/guard.h"
 #include "daemon/log.h"
 #include "daemon/pub.h"
 #include "daemon/session.h"
 #include "drivers/link.h"
 #include "drivers/transport.h"
+#include "planner/gcode.h"
 
 #define SHUTDOWN_GRACE_S 10.0  /* safe stop budget at SIGTERM */
 #define FATAL_GRACE_S 3.0      /* safe stop budget inside fatal() */
@@ -43,6 +45,7 @@ struct smpd {
 	struct pub *pub;
 	struct link *link;
 	struct session *session;
+	struct guard *guard;       /* NULL with session.guard = false */
 	double now;
 };
 
@@ -163,6 +166,21 @@ drain_link(struct smpd *d, double now)
 	session_link_state(d->session, link_state(d->link), now);
 }
 
+/* Keeps the guard told which descriptor reaches the controller and whether
+ * it must stop the machine should smpd die now. */
+static void
+update_guard(struct smpd *d)
+{
+	struct session_counts c;
+	short events;
+
+	if (d->guard == NULL)
+		return;
+	session_counts(d->session, &c);
+	guard_update(d->guard, link_poll_fd(d->link, &events),
+	    c.needle_on || !session_quiescent(d->session));
+}
+
 /*
  * One pass: poll everything for at most max_ms, then run whatever is due.
  * with_sockets: false inside fatal(), where only the machine matters.
@@ -231,6 +249,7 @@ loop_once(struct smpd *d, int max_ms, bool with_sockets)
 	/* Lines the session just queued go out now, not a poll later. */
 	link_step(d->link, now, 0);
 	drain_link(d, now);
+	update_guard(d);
 }
 
 static struct smpd *the_daemon;
@@ -256,6 +275,31 @@ emergency_stop(void *arg)
 		link_realtime(d->link, GRBL_RT_RESET);
 		link_step(d->link, mono_now(), 0);
 	}
+}
+
+/* Forks the guard with the needle-off lines of the configured actuator and
+ * a lift of the clearance plus the deepest plunge allowed. */
+static void
+start_guard(struct smpd *d)
+{
+	struct gcode_emitter em;
+	struct gcode_line out[GCODE_MAX_LINES_PER_DOT];
+	struct guard_opts go;
+	char lines[GCODE_MAX_LINES_PER_DOT * 81], err[256];
+	size_t off = 0;
+	int n, i;
+
+	gcode_emitter_init(&em, &d->cfg.planner);
+	n = gcode_needle_off(&em, out);
+	lines[0] = '\0';
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(lines + off, sizeof(lines) - off,
+		    "%s\n", out[i].text);
+	guard_defaults(&go);
+	go.off_lines = lines;
+	go.lift_mm = d->cfg.planner.clearance_mm + d->cfg.planner.max_depth_mm;
+	if ((d->guard = guard_new(&go, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 }
 
 static void
@@ -343,6 +387,10 @@ main(int argc, char *argv[])
 		fatalx("%d configuration error%s in %s", nerr,
 		    nerr == 1 ? "" : "s", conffile);
 	}
+
+	/* Before libzmq starts its threads: the guard is a plain fork. */
+	if (d->cfg.guard)
+		start_guard(d);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -444,6 +492,11 @@ main(int argc, char *argv[])
 		    1000) : (quitting ? 100 : -1), true);
 	}
 
+	/* Armed still only if the safe stop was not confirmed: then the
+	 * guard makes its own attempt. */
+	update_guard(d);
+	if (d->guard != NULL && guard_destroy(&d->guard) > 0)
+		log_warnx("guard: its stop was not confirmed");
 	log_set_stop_hook(NULL, NULL);
 	log_set_sink(NULL, NULL);
 	session_destroy(&d->session);

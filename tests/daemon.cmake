@@ -12,3 +12,7 @@ if(TARGET smp_daemon)
   smp_test(test_session_daemon SOURCES test_session_daemon.c
     LIBS PkgConfig::ZMQ PkgConfig::JANSSON ${MATH_LIB} TIMEOUT 90 DEPENDS smpd)
 endif()
+
+if(TARGET smp_daemon)
+  smp_test(test_guard SOURCES test_guard.c LIBS smp_daemon TIMEOUT 120)
+endif()

@@ -163,4 +163,79 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 	json_decref(all_ids);
 }
 
+/* The needle output as the simulator's skin log last recorded it, and how
+ * many needle events it holds. */
+static bool
+skin_needle_on(struct e2e *e, int *events)
+{
+	FILE *f = fopen(e->skin, "r");
+	char line[1024];
+	bool on = false;
+
+	*events = 0;
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *ev = json_string_value(json_object_get(o, "event"));
+		if (ev != NULL && strcmp(ev, "needle") == 0) {
+			on = json_is_true(json_object_get(o, "on"));
+			(*events)++;
+		}
+		json_decref(o);
+	}
+	fclose(f);
+	return on;
+}
+
+/*
+ * smpd killed mid-session with the needle running: its guard process stops
+ * the machine before anyone restarts smpd (needle off in the simulator's
+ * own log within seconds), and the restarted smpd resumes as usual.
+ * Without the guard the needle would run on until the restart.
+ */
+TEST_T(e2e_sigkill_guard_stops_the_needle, 150)
+{
+	struct e2e e;
+	json_t *r, *ids, *ev;
+	size_t from;
+	double t0;
+	int events = 0;
+	bool on = true;
+
+	e2e_init(&e);
+	e2e_start_sim(&e);
+	e2e_write_config(&e, NULL);
+	e2e_start_smpd(&e);
+	e2e_connect(&e);
+	start_session(&e, 12, 10);
+	while (e.dots_seen < 20)
+		e2e_pump(&e, 20);
+	ASSERT(skin_needle_on(&e, &events));
+	kill(e.smpd, SIGKILL);
+	ASSERT_EQ(e2e_wait_pid(e.smpd, 5), 128 + SIGKILL);
+	t0 = e2e_now();
+	while (e2e_now() - t0 < 10 && (on = skin_needle_on(&e, &events)))
+		usleep(50000);
+	ASSERT_MSG(!on, "the needle still runs %.1f s after smpd died",
+	    e2e_now() - t0);
+	fprintf(stderr, "needle off %.2f s after SIGKILL\n", e2e_now() - t0);
+
+	restart_paused(&e);
+	r = e2e_cmd(&e, "list-uncertain", NULL);
+	ids = json_incref(json_object_get(r, "ids"));
+	json_decref(r);
+	ASSERT_LE(json_array_size(ids), 2);
+	if (json_array_size(ids) > 0)
+		e2e_ok(&e, "ack-uncertain", NULL);
+	from = json_array_size(e.events);
+	e2e_ok(&e, "resume", NULL);
+	ev = e2e_wait_event(&e, "session_end", NULL, &from, 90);
+	ASSERT_STR_EQ(json_string_value(json_object_get(ev, "result")),
+	    "completed");
+	e2e_stop_all(&e);
+	check_skin_after(&e, ids);
+	json_decref(ids);
+}
+
 TEST_MAIN()
