@@ -64,8 +64,8 @@ params(struct fault_event *fe, char *p, char *err, size_t errlen,
 		}
 		if (strcmp(tok, "t") == 0)
 			fe->t_s = v;
-		else if (strcmp(tok, "lines") == 0 && fe->kind == FAULT_CLOSE &&
-		    v >= 1 && v == floor(v))
+		else if (strcmp(tok, "lines") == 0 && v >= 1 && v <= 1e15 &&
+		    v == floor(v))
 			fe->lines = (long)v;
 		else if (strcmp(tok, "for") == 0 && fe->kind == FAULT_STALL)
 			fe->for_s = v;
@@ -130,7 +130,7 @@ item(struct fault_set *fs, char *it, char *err, size_t errlen)
 	}
 	if (at == NULL) {
 		snprintf(err, errlen, "fault \"%s\": unknown kind (expected "
-		    "KIND@t=T..., close@lines=N, drop-rx=P, corrupt-rx=P, "
+		    "KIND@t=T..., KIND@lines=N, drop-rx=P, corrupt-rx=P, "
 		    "drop-tx=P, slow=MS, noreply-status-in-alarm)", copy);
 		return -1;
 	}
@@ -152,8 +152,8 @@ item(struct fault_set *fs, char *it, char *err, size_t errlen)
 	if (params(&fe, at + 1, err, errlen, copy) < 0)
 		return -1;
 	if (fe.t_s < 0 && fe.lines == 0) {
-		snprintf(err, errlen, "fault \"%s\": needs t=T%s", copy,
-		    fe.kind == FAULT_CLOSE ? " or lines=N" : "");
+		snprintf(err, errlen, "fault \"%s\": needs t=T or lines=N",
+		    copy);
 		return -1;
 	}
 	if (fe.kind == FAULT_STALL && fe.for_s <= 0) {

@@ -1349,7 +1349,7 @@ parser_blocked(const struct gsim *g)
 	return g->pend.active || g->critical || g->mode == MODE_SLEEP;
 }
 
-static void check_close_lines(struct gsim *g);
+static void check_fault_lines(struct gsim *g);
 
 static void
 line_done(struct gsim *g)
@@ -1373,7 +1373,7 @@ line_done(struct gsim *g)
 		answer(g, rc);
 	g->llen = 0;
 	g->overflow = g->paren = g->semi = false;
-	check_close_lines(g);
+	check_fault_lines(g);
 }
 
 static void
@@ -1517,18 +1517,21 @@ settle(struct gsim *g)
 
 /* ---- faults ---- */
 
+static void fire(struct gsim *g, struct fault_event *fe);
+
+/* Faults due after the Nth line received (KIND@lines=N), fired once that
+ * line has been taken: a fault that lands in a chosen phase of a session
+ * whatever the host's speed. */
 static void
-check_close_lines(struct gsim *g)
+check_fault_lines(struct gsim *g)
 {
 	int i;
 
 	for (i = 0; i < g->fs->nev; i++) {
 		struct fault_event *fe = &g->fs->ev[i];
-		if (!fe->fired && fe->kind == FAULT_CLOSE && fe->lines > 0 &&
-		    (long)g->st.lines >= fe->lines) {
-			fe->fired = true;
-			g->close_req = true;
-		}
+		if (!fe->fired && fe->lines > 0 && fe->t_s < 0 &&
+		    (long)g->st.lines >= fe->lines)
+			fire(g, fe);
 	}
 }
 

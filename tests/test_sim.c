@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "sim/fault.h"
 #include "test.h"
 
 #define BANNER "\r\nGrbl 1.1h ['$' for help]\r\n"
@@ -685,6 +686,29 @@ TEST(fault_hard_limit_alarm)
 	sim_byte(&s, 0x18);
 	EXPECT(&s, BANNER UNLOCK);
 	ASSERT_EQ(sim_stop(&s), 0);
+}
+
+/* A fault may be due after a line count instead of a time: here the third
+ * line received ($X was the first) is answered, then the alarm comes. */
+TEST(fault_alarm_after_lines)
+{
+	struct sim s;
+	const char *args[] = {"--speed", "max", "--fault",
+	    "alarm@lines=3,code=1", NULL};
+	char err[256];
+	struct fault_set fs;
+
+	unlocked(&s, args);
+	sim_send(&s, "G21\n");
+	EXPECT(&s, "ok\r\n");
+	sim_send(&s, "G90\n");
+	EXPECT(&s, "ok\r\nALARM:1\r\n[MSG:Reset to continue]\r\n");
+	ASSERT_EQ(sim_stop(&s), 0);
+	fault_init(&fs, 1);
+	ASSERT_EQ(fault_parse(&fs, "reset@lines=0", err, sizeof(err)), -1);
+	ASSERT_EQ(fault_parse(&fs, "stall@lines=7,for=1", err, sizeof(err)),
+	    0);
+	ASSERT_EQ(fs.ev[0].lines, 7);
 }
 
 TEST(fault_stall)

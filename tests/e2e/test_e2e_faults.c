@@ -252,12 +252,14 @@ fault_case(const char *sim_args, int nx, int ny, bool heartbeat,
 
 TEST_T(e2e_fault_alarm, 120)
 {
-	fault_case("--speed 20 --fault alarm@t=60,code=1", 15, 12, false, 1);
+	fault_case("--speed 20 --fault alarm@lines=1100,code=1",
+	    15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_self_reset, 120)
 {
-	fault_case("--speed 20 --fault reset@t=60", 15, 12, false, 1);
+	fault_case("--speed 20 --fault reset@lines=1100",
+	    15, 12, false, 1);
 }
 
 /* The stall must outlast the status watchdog (1 s of wall time) to be a
@@ -265,12 +267,14 @@ TEST_T(e2e_fault_self_reset, 120)
  * delay, which the session rides out. */
 TEST_T(e2e_fault_stall, 120)
 {
-	fault_case("--speed 20 --fault stall@t=60,for=40", 15, 12, false, 1);
+	fault_case("--speed 20 --fault stall@lines=1100,for=40",
+	    15, 12, false, 1);
 }
 
 TEST_T(e2e_fault_link_closes, 120)
 {
-	fault_case("--speed 20 --fault close@t=60", 15, 12, false, 1);
+	fault_case("--speed 20 --fault close@lines=1100",
+	    15, 12, false, 1);
 }
 
 /* Answers lost on the way back: detectable (the counting falls behind and
