@@ -386,6 +386,7 @@ guard_new(const struct guard_opts *o, char *err, size_t errlen)
 		sigaction(SIGPIPE, &sa, NULL);
 		prctl(PR_SET_NAME, "smpd-guard");
 		close(sv[0]);
+		free(g);   /* smpd's handle, not the child's */
 		/* Nothing of smpd's but the socket and stdio: a descriptor
 		 * held here would keep a journal or a socket alive. */
 		if (sv[1] > 3)

@@ -14,6 +14,7 @@ PACKAGES=(
   clang                                  # libFuzzer targets, sanitizers
   clang-tidy cppcheck                    # static analysis
   valgrind                               # memcheck of the end-to-end test
+  lcov                                   # scripts/coverage.sh's report
   python3 python3-zmq                    # the example dashboard subscriber
   libwebsockets-dev                      # smpweb: HTTP and WebSocket
   chromium                               # smpweb's browser test (headless)

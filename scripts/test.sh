@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then builds and runs the whole
 # suite twice (a normal build and an AddressSanitizer + UndefinedBehaviorSanitizer
-# build, halting on the first error), the static analysers, and a short run of
-# every fuzz target. Prints the time of each stage and one closing total.
+# build, halting on the first error), the end-to-end session with smpd under
+# valgrind, the static analysers, and a short run of every fuzz target. Prints the time of each stage and one closing total.
 # Usage: scripts/test.sh [--quick]   (--quick: normal build and tests only)
 set -uo pipefail
 
@@ -56,6 +56,12 @@ build_and_test() { # build_and_test DIR CMAKE_ARGS...
   return $rc
 }
 
+# counted COMMAND...: runs a check that is one test in the closing total.
+counted() {
+  if "$@"; then PASSED=$((PASSED + 1)); return 0; fi
+  FAILED=$((FAILED + 1)); return 1
+}
+
 static_analysis() {
   local rc=0 srcs
   srcs=$(git ls-files 'planner/*.c' 'drivers/*.c' 'daemon/*.c' 'sim/*.c')
@@ -107,7 +113,8 @@ if [ $QUICK -eq 0 ]; then
   export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   stage "build and test (ASan+UBSan)" build_and_test build-asan -DSMP_SANITIZE=ON
-  stage "static analysis" static_analysis
+  stage "valgrind (smpd, e2e session)" counted bash scripts/valgrind.sh build
+  stage "static analysis" counted static_analysis
   stage "fuzz (${FUZZ_SECONDS}s per target)" fuzz_all
 fi
 

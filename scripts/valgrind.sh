@@ -6,11 +6,12 @@
 # plain binary). smpsim and the test client run natively. Any memcheck error
 # or definite leak makes smpd exit 1, which the test reports as a failure;
 # each smpd's full report is kept in build-valgrind/valgrind-smpd-<pid>.log.
-# Usage: scripts/valgrind.sh
+# Usage: scripts/valgrind.sh [BUILD_DIR]   (default build-valgrind; test.sh
+# passes its own normal build, so nothing is compiled twice)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-B=build-valgrind
+B=${1:-build-valgrind}
 JOBS=${JOBS:-$(nproc)}
 
 command -v valgrind >/dev/null || {
