@@ -396,7 +396,7 @@ static double
 eta(const struct session *s, double now)
 {
 	const struct stream *m = &s->sm;
-	double done_est, ran, ratio;
+	double done_est, ran, ratio, w;
 
 	if (!m->active || m->check || !m->have_tp || m->tp.n == 0)
 		return -1;
@@ -405,11 +405,14 @@ eta(const struct session *s, double now)
 	done_est = m->est_dot_s != NULL ? m->est_dot_s[m->next_confirm - 1] :
 	    m->est_total_s * (double)m->next_confirm / (double)m->tp.n;
 	ran = now - m->t0;
-	/* Correct the estimate by how the run has gone so far. */
-	ratio = done_est > 0.5 ? ran / done_est : 1.0;
-	if (ratio < 0.5 || ratio > 2.0)
-		ratio = ratio < 0.5 ? 0.5 : 2.0;
-	return fmax(0, (m->est_total_s - done_est) * ratio);
+	/* Correct the estimate by how the run has gone so far, trusting the
+	 * measured pace more as evidence builds up: fully once 30 s or a
+	 * tenth of the estimated run are behind (feed overrides, a slower
+	 * controller, or a simulator running N times faster all show up in
+	 * it). The blend keeps the first dots from swinging the figure. */
+	ratio = done_est > 0 ? ran / done_est : 1.0;
+	w = fmin(1.0, done_est / fmin(30.0, 0.1 * m->est_total_s));
+	return fmax(0, (m->est_total_s - done_est) * (1 + w * (ratio - 1)));
 }
 
 json_t *

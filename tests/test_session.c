@@ -492,6 +492,43 @@ TEST(session_plunge_goes_with_dwell_and_retract)
 	session_destroy(&s);
 }
 
+/*
+ * The time left follows the pace the run really has: this fake controller
+ * delivers a dot in a few 10 ms rounds, far faster than the planner's
+ * motion estimate, and half way through, the ETA must predict the rest of
+ * the run within 30%, not the estimate's figure.
+ */
+TEST(session_eta_follows_the_measured_pace)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600];
+	double eta = -1, t_half = 0, est_left;
+	json_t *st;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	st = session_status_json(s, F.now);
+	est_left = json_number_value(json_object_get(st, "eta_s"));
+	json_decref(st);
+	ASSERT_GT(est_left, 5.0);     /* the motion estimate: seconds */
+	for (int i = 0; i < 2000 && session_state(s) == SS_RUNNING; i++) {
+		step(s);
+		session_counts(s, &c);
+		if (eta < 0 && c.delivered >= NDOTS / 2) {
+			st = session_status_json(s, F.now);
+			eta = json_number_value(json_object_get(st, "eta_s"));
+			json_decref(st);
+			t_half = F.now;
+		}
+	}
+	ASSERT_EQ(session_state(s), SS_COMPLETED);
+	ASSERT_GT(eta, 0);
+	ASSERT_NEAR(eta, F.now - t_half, 0.3 * (F.now - t_half));
+	ASSERT_LT(eta, 0.25 * est_left);
+	session_destroy(&s);
+}
+
 TEST(session_pause_settles_inflight_and_retracts)
 {
 	struct session *s = setup(false);
