@@ -15,4 +15,7 @@ lcov --quiet --extract build-cov/all.info "$PWD/planner/*" "$PWD/drivers/*" "$PW
   --output-file build-cov/smpd.info
 lcov --list build-cov/smpd.info
 genhtml --quiet build-cov/smpd.info --output-directory build-cov/coverage
+python3 scripts/coverage_gaps.py build-cov/smpd.info "$PWD" >build-cov/gaps.md
+head -n 1 build-cov/gaps.md
 echo "HTML report: build-cov/coverage/index.html"
+echo "Lines not run, by function (planner/, drivers/, the session): build-cov/gaps.md (docs/coverage.md is a copy)"
