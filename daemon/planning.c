@@ -170,6 +170,14 @@ planning_safe_z(const struct planning *p, const struct planner_config *cfg,
 }
 
 double
+planning_safe_z_segment(const struct planning *p,
+    const struct planner_config *cfg, double x0, double y0, double x1,
+    double y1)
+{
+	return toolpath_safe_z(p->surf, cfg, x0, y0, x1, y1);
+}
+
+double
 planning_estimate(const struct planning *p, const struct planner_config *cfg,
     const struct toolpath *tp, double *t_dot)
 {

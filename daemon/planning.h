@@ -47,6 +47,11 @@ void planning_destroy(struct planning **p);
  * at (x, y). */
 double planning_safe_z(const struct planning *p,
     const struct planner_config *cfg, double x, double y);
+/* The same over the whole XY segment (x0,y0)-(x1,y1): the skin between the
+ * ends may be higher than at either (a jog across the crown). */
+double planning_safe_z_segment(const struct planning *p,
+    const struct planner_config *cfg, double x0, double y0, double x1,
+    double y1);
 
 /* The planner's estimate of the time to run tp, and of the time at which
  * each of its dots completes (t_dot may be NULL; else tp->n entries). */

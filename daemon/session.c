@@ -2234,12 +2234,18 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 		double feed = f != NULL ? json_number_value(f) : 600.0;
 		size_t off;
 		int naxes = 0;
+		double from[3], to[3];
+		bool given[3] = { false, false, false };
 
 		if (!is_quiet_state(st))
 			REFUSE("bad_state", "state %s: cannot jog now",
 			    session_state_name(st));
 		if (s->stop != STOP_NONE)
 			REFUSE("busy", "the safe stop is still under way");
+		/* Until the operation before has shown its effect the
+		 * position below is stale (a relative target, the skin check). */
+		if (s->op != OP_NONE)
+			REFUSE("busy", "%s is still under way", s->op_name);
 		if (s->alarm)
 			REFUSE("alarm", "the controller is in alarm");
 		if (!(feed > 0 && feed <= 10000))
@@ -2258,6 +2264,8 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 				REFUSE("bad_request", "%s: not a number", key);
 			target = json_number_value(v) +
 			    (rel ? s->st.wpos[i] : 0);
+			to[i] = target;
+			given[i] = true;
 			if (target < s->pcfg->env_min_mm[i] ||
 			    target > s->pcfg->env_max_mm[i])
 				REFUSE("out_of_envelope", "%s: the jog would end "
@@ -2273,6 +2281,27 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 		if (naxes == 0)
 			REFUSE("bad_request", "jog needs at least one of x, y, "
 			    "z");
+		/* Once the origin places the plan's skin on the machine, a jog
+		 * may not take the tip below the clearance plane anywhere on
+		 * its way (the skin under it may rise between the ends), except
+		 * straight up, which is how a tip below it gets out. Before
+		 * that the operator is setting up (touching off) and watches. */
+		for (i = 0; i < 3; i++) {
+			from[i] = s->st.wpos[i];
+			if (!given[i])
+				to[i] = from[i];
+		}
+		if (s->origin_ok && s->pl != NULL && !(to[0] == from[0] &&
+		    to[1] == from[1] && to[2] >= from[2])) {
+			double need = planning_safe_z_segment(s->pl, s->pcfg,
+			    from[0], from[1], to[0], to[1]);
+			if (fmin(from[2], to[2]) < need - 0.0005)
+				REFUSE("below_clearance", "the jog would take "
+				    "the tip below the clearance plane of the "
+				    "skin on its way (z %.3f..%.3f, needs %.3f "
+				    "or more): jog up first", from[2], to[2],
+				    need);
+		}
 		gcode_fmt_num(num[0], sizeof(num[0]), feed);
 		snprintf(line + off, sizeof(line) - off, "F%s", num[0]);
 		if (strlen(line) > GRBL_LINE_MAX)

@@ -784,6 +784,69 @@ TEST(session_preflight_failure_goes_back_to_loaded)
 	session_destroy(&s);
 }
 
+/*
+ * Jogs never drag the tip through the skin once the origin has put the
+ * plan's skin on the machine: not below the clearance plane at either end,
+ * nor over a ridge between two low ends, except straight up. Before the
+ * origin is set the operator is setting up and may go anywhere in the
+ * envelope.
+ */
+TEST(session_jog_keeps_above_the_skin)
+{
+	/* Two rows of dots on flat skin at 0 and a ridge at x = 5 (z 3). */
+	static const char ridge[] = "x,y,z,depth\n0,0,0,0.5\n0,4,0,0.5\n"
+	    "5,0,3,0.5\n5,4,3,0.5\n10,0,0,0.5\n10,4,0,0.5\n";
+	struct session *s = setup(false);
+	char msg[600];
+
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", ridge,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	/* Setting up: the operator may touch off below any clearance. */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f, s:b}", "x", -30.0,
+	    "y", -30.0, "z", -10.0, "relative", 1), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, NULL, msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	/* The tip is at the skin (work z 0): sideways is refused, up is not. */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "x", 1.0), msg,
+	    sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "below_clearance");
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "z", 2.0), msg,
+	    sizeof(msg)), 0);
+	step(s);
+	step(s);
+	/* Over the flat part at z 2: fine. Across the ridge: refused, the
+	 * skin rises to 3 between the ends (4 with the clearance). */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f}", "x", 0.0, "y", 4.0),
+	    msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "x", 10.0), msg,
+	    sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "below_clearance");
+	/* Down below the clearance plane: refused; a relative jog is
+	 * checked where it ends. */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "z", 0.5), msg,
+	    sizeof(msg)), -1);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:b}", "z", -1.5,
+	    "relative", 1), msg, sizeof(msg)), -1);
+	/* High enough, the ridge is no obstacle. */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f}", "x", 10.0, "z", 4.5),
+	    msg, sizeof(msg)), -1);    /* rises while it crosses: starts at 2 */
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "z", 4.5), msg,
+	    sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "x", 10.0), msg,
+	    sizeof(msg)), 0);
+	session_destroy(&s);
+}
+
 TEST(session_lost_answer_is_a_fault)
 {
 	struct session *s = setup(false);
