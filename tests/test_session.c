@@ -737,6 +737,30 @@ TEST(session_rejected_line_stops_the_run)
 	session_destroy(&s);
 }
 
+/*
+ * Loads plan (CSV text), homes, jogs 30 mm in and 10 mm down from the
+ * machine's top and sets the work zero there (G10 L20): the tip is then at
+ * work z 0, on the plan's skin, and the program inside the soft limits.
+ */
+static void
+origin_here(struct session *s, const char *plan)
+{
+	char msg[600];
+
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f, s:b}", "x", -30.0,
+	    "y", -30.0, "z", -10.0, "relative", 1), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, NULL, msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+}
+
 TEST(session_preflight_failure_goes_back_to_loaded)
 {
 	struct session *s = setup(false);
@@ -745,20 +769,7 @@ TEST(session_preflight_failure_goes_back_to_loaded)
 	size_t j;
 	bool failed = false;
 
-	link_up(s);
-	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
-	    "format", "csv"), msg, sizeof(msg)), 0);
-	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
-	run_until(s, SS_LOADED, 50);
-	/* Work zero where the machine stands (G10 L20), then away from the
-	 * machine's top, so that the program is inside its soft limits. */
-	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f, s:b}", "x", -30.0,
-	    "y", -30.0, "z", -10.0, "relative", 1), msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
-	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, NULL, msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
+	origin_here(s, plan_text);
 	ASSERT_NEAR(F.wco[2], -10, 1e-9);
 	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "z", 3.0), msg,
 	    sizeof(msg)), 0);
@@ -799,19 +810,9 @@ TEST(session_jog_keeps_above_the_skin)
 	struct session *s = setup(false);
 	char msg[600];
 
-	link_up(s);
-	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", ridge,
-	    "format", "csv"), msg, sizeof(msg)), 0);
-	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
-	run_until(s, SS_LOADED, 50);
-	/* Setting up: the operator may touch off below any clearance. */
-	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f, s:b}", "x", -30.0,
-	    "y", -30.0, "z", -10.0, "relative", 1), msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
-	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, NULL, msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
+	/* Setting up, before the origin: the operator may touch off below
+	 * any clearance (origin_here jogs down 10 mm to do so). */
+	origin_here(s, ridge);
 	/* The tip is at the skin (work z 0): sideways is refused, up is not. */
 	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f}", "x", 1.0), msg,
 	    sizeof(msg)), -1);
