@@ -377,8 +377,9 @@ grid_csv(void)
 	len += (size_t)snprintf(s + len, cap - len, "id,x,y,depth,dwell_ms\n");
 	for (int i = 0; i < 400; i++) {
 		static const int dwell[] = {50, 50, 100, 60, 0, 150};
+		int col = i % 20, row = i / 20;
 		len += (size_t)snprintf(s + len, cap - len, "%d,%.3f,%.3f,"
-		    "%.2f,%d\n", i + 1, (i % 20) * 0.8, (i / 20) * 0.8,
+		    "%.2f,%d\n", i + 1, col * 0.8, row * 0.8,
 		    0.5 + 0.1 * (i % 6), dwell[i % 6]);
 	}
 	return s;
