@@ -9,7 +9,9 @@ if(TARGET smp_planner)
 endif()
 if(TARGET smp_planner)
   smp_test(test_order_opt SOURCES test_order_opt.c LIBS smp_planner TIMEOUT 60)
-  smp_test(test_estimate SOURCES test_estimate.c LIBS smp_planner TIMEOUT 60)
+  # test_estimate also runs whole sessions on smpsim's controller model
+  smp_test(test_estimate SOURCES test_estimate.c LIBS smp_planner smp_sim
+    TIMEOUT 300)
   smp_test(test_plan_smpplan SOURCES test_plan_smpplan.c
     LIBS PkgConfig::JANSSON TIMEOUT 60 DEPENDS smpplan)
   # test_order.c came from another engineer's work; registered when present
