@@ -288,6 +288,34 @@ guard_stop_machine(int fd, const struct guard_opts *o)
 	return 0;
 }
 
+/* ---------------------------------------------------- the socket pair */
+
+/* One message: its type byte and room for one descriptor. */
+struct gmsg {
+	char type;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+static void
+gmsg_init(struct gmsg *m, char type, bool with_fd)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+	m->iov.iov_base = &m->type;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	if (with_fd) {
+		m->msg.msg_control = m->cm.buf;
+		m->msg.msg_controllen = sizeof(m->cm.buf);
+	}
+}
+
 /* ------------------------------------------------------------ the child */
 
 static int
@@ -297,29 +325,19 @@ child_main(int sock, const struct guard_opts *o)
 	bool armed = false;
 
 	for (;;) {
-		char type = 0;
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cm;
-		struct iovec iov = { &type, 1 };
-		struct msghdr msg;
+		struct gmsg m;
 		struct cmsghdr *c;
 		ssize_t n;
 
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		gmsg_init(&m, 0, true);
+		n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;   /* smpd is gone, however it went */
-		switch (type) {
+		switch (m.type) {
 		case 'F':
-			c = CMSG_FIRSTHDR(&msg);
+			c = CMSG_FIRSTHDR(&m.msg);
 			if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
 			    c->cmsg_len != CMSG_LEN(sizeof(int)))
 				break;
@@ -413,29 +431,18 @@ fail:
 static int
 send_msg(struct guard *g, char type, int fd)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct iovec iov = { &type, 1 };
-	struct msghdr msg;
+	struct gmsg m;
 
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
+	gmsg_init(&m, type, fd >= 0);
 	if (fd >= 0) {
-		struct cmsghdr *c;
-		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&msg);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m.msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	for (;;) {
-		if (sendmsg(g->sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+		if (sendmsg(g->sock, &m.msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
 			return 0;
 		if (errno == EINTR)
 			continue;

@@ -106,6 +106,7 @@ struct stream {
 	bool end_acked;             /* the program end's ok came */
 	bool needle_on_acked;
 	double t0;                  /* when this stream started */
+	double t_confirm;           /* when next_confirm last advanced */
 	double est_total_s;         /* planner estimate of this stream */
 	double max_dwell_s;         /* longest dwell: the longest an Idle
 	                               report may hide a running line */
@@ -404,15 +405,19 @@ eta(const struct session *s, double now)
 		return m->est_total_s;
 	done_est = m->est_dot_s != NULL ? m->est_dot_s[m->next_confirm - 1] :
 	    m->est_total_s * (double)m->next_confirm / (double)m->tp.n;
-	ran = now - m->t0;
-	/* Correct the estimate by how the run has gone so far, trusting the
-	 * measured pace more as evidence builds up: fully once 30 s or a
-	 * tenth of the estimated run are behind (feed overrides, a slower
-	 * controller, or a simulator running N times faster all show up in
-	 * it). The blend keeps the first dots from swinging the figure. */
+	/* The pace as of the last confirmation, which is the last moment
+	 * the run's progress is known exactly; from then the figure counts
+	 * down with the clock (measured at "now", it would climb between
+	 * confirmations and drop at each: a saw-tooth).
+	 * The estimate is corrected by that pace, trusted more as evidence
+	 * builds up: fully once 30 s or a tenth of the estimated run are
+	 * behind (feed overrides, a slower controller, or a simulator running
+	 * N times faster all show up in it). */
+	ran = m->t_confirm - m->t0;
 	ratio = done_est > 0 ? ran / done_est : 1.0;
 	w = fmin(1.0, done_est / fmin(30.0, 0.1 * m->est_total_s));
-	return fmax(0, (m->est_total_s - done_est) * (1 + w * (ratio - 1)));
+	return fmax(0, (m->est_total_s - done_est) * (1 + w * (ratio - 1)) -
+	    (now - m->t_confirm));
 }
 
 json_t *
@@ -766,7 +771,7 @@ stream_start(struct session *s, bool check, double now, char *err,
 	s->gen = (s->gen + 1) & 0x7fffff;
 	m->gen = s->gen;
 	gcode_emitter_init(&m->em, s->pcfg);
-	m->t0 = now;
+	m->t0 = m->t_confirm = now;
 	if (!check) {
 		m->est_dot_s = calloc(m->tp.n ? m->tp.n : 1, sizeof(double));
 		m->est_total_s = planning_estimate(s->pl, s->pcfg, &m->tp,
@@ -1576,6 +1581,7 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 		if (idx < m->tp.n && idx == m->next_confirm) {
 			dot_delivered(s, idx, now, "dwell");
 			m->next_confirm++;
+			m->t_confirm = now;
 		} else if (idx < m->tp.n)
 			warning(s, "dwell ok for dot %u out of order (expected "
 			    "%zu)", idx, m->next_confirm);

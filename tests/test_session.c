@@ -496,25 +496,43 @@ TEST(session_plunge_goes_with_dwell_and_retract)
  * The time left follows the pace the run really has: this fake controller
  * delivers a dot in a few 10 ms rounds, far faster than the planner's
  * motion estimate, and half way through, the ETA must predict the rest of
- * the run within 30%, not the estimate's figure.
+ * the run within 30%, not the estimate's figure; and it counts down rather
+ * than climbing between confirmations.
  */
 TEST(session_eta_follows_the_measured_pace)
 {
 	struct session *s = setup(false);
 	struct session_counts c;
 	char msg[600];
-	double eta = -1, t_half = 0, est_left;
+	double eta = -1, t_half = 0, est_left, prev = -1, rise = 0;
 	json_t *st;
 
 	ready(s);
+	/* One answer per 10 ms round: a dot takes several rounds, so there
+	 * is time between confirmations for the figure to drift. */
+	F.answer = false;
 	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
 	st = session_status_json(s, F.now);
 	est_left = json_number_value(json_object_get(st, "eta_s"));
 	json_decref(st);
 	ASSERT_GT(est_left, 5.0);     /* the motion estimate: seconds */
-	for (int i = 0; i < 2000 && session_state(s) == SS_RUNNING; i++) {
+	for (int i = 0; i < 5000 && session_state(s) == SS_RUNNING; i++) {
 		step(s);
+		if (grbl_unanswered(F.g) > 0)
+			grbl_feed(F.g, "ok\r\n", 4);
 		session_counts(s, &c);
+		/* From a quarter on, the figure only counts down (measured at
+		 * "now" instead of the last confirmation it climbed 30 ms per
+		 * 10 ms round here between confirmations). */
+		if (c.delivered >= NDOTS / 4 && session_state(s) == SS_RUNNING) {
+			double now_eta;
+			st = session_status_json(s, F.now);
+			now_eta = json_number_value(json_object_get(st, "eta_s"));
+			json_decref(st);
+			if (prev >= 0 && now_eta - prev > rise)
+				rise = now_eta - prev;
+			prev = now_eta;
+		}
 		if (eta < 0 && c.delivered >= NDOTS / 2) {
 			st = session_status_json(s, F.now);
 			eta = json_number_value(json_object_get(st, "eta_s"));
@@ -525,6 +543,7 @@ TEST(session_eta_follows_the_measured_pace)
 	ASSERT_EQ(session_state(s), SS_COMPLETED);
 	ASSERT_GT(eta, 0);
 	ASSERT_NEAR(eta, F.now - t_half, 0.3 * (F.now - t_half));
+	ASSERT_LT(rise, 0.01 * (F.now - t_half));
 	ASSERT_LT(eta, 0.25 * est_left);
 	session_destroy(&s);
 }
