@@ -125,6 +125,47 @@ TEST_T(e2e_sigterm_stops_safely_and_resumes, 150)
 	restart_and_finish(&e, 1);
 }
 
+/* The needle output as the simulator's skin log last recorded it, and how
+ * many needle events it holds. */
+static bool
+skin_needle_on(struct e2e *e, int *events)
+{
+	FILE *f = fopen(e->skin, "r");
+	char line[1024];
+	bool on = false;
+
+	*events = 0;
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *ev = json_string_value(json_object_get(o, "event"));
+		if (ev != NULL && strcmp(ev, "needle") == 0) {
+			on = json_is_true(json_object_get(o, "on"));
+			(*events)++;
+		}
+		json_decref(o);
+	}
+	fclose(f);
+	return on;
+}
+
+/* Waits up to limit_s for the skin log to say the needle is off; returns
+ * the time it took, or a negative number if it stayed on. */
+static double
+wait_needle_off(struct e2e *e, double limit_s)
+{
+	double t0 = e2e_now();
+	int events;
+
+	while (skin_needle_on(e, &events)) {
+		if (e2e_now() - t0 > limit_s)
+			return -1;
+		usleep(50000);
+	}
+	return e2e_now() - t0;
+}
+
 TEST_T(e2e_sigkill_at_random_moments, 280)
 {
 	struct e2e e;
@@ -152,6 +193,10 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 			break;
 		kill(e.smpd, SIGKILL);
 		ASSERT_EQ(e2e_wait_pid(e.smpd, 5), 128 + SIGKILL);
+		/* Before anyone restarts smpd, its guard has stopped the
+		 * needle, whatever the moment. */
+		ASSERT_MSG(wait_needle_off(&e, 10) >= 0, "kill %d: the needle "
+		    "still runs 10 s after smpd died", kills + 1);
 		kills++;
 		restart_paused(&e);
 		r = e2e_cmd(&e, "list-uncertain", NULL);
@@ -176,31 +221,6 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 	json_decref(all_ids);
 }
 
-/* The needle output as the simulator's skin log last recorded it, and how
- * many needle events it holds. */
-static bool
-skin_needle_on(struct e2e *e, int *events)
-{
-	FILE *f = fopen(e->skin, "r");
-	char line[1024];
-	bool on = false;
-
-	*events = 0;
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *o = json_loads(line, 0, NULL);
-		const char *ev = json_string_value(json_object_get(o, "event"));
-		if (ev != NULL && strcmp(ev, "needle") == 0) {
-			on = json_is_true(json_object_get(o, "on"));
-			(*events)++;
-		}
-		json_decref(o);
-	}
-	fclose(f);
-	return on;
-}
-
 /*
  * smpd killed mid-session with the needle running: its guard process stops
  * the machine before anyone restarts smpd (needle off in the simulator's
@@ -210,9 +230,8 @@ skin_needle_on(struct e2e *e, int *events)
 TEST_T(e2e_sigkill_guard_stops_the_needle, 150)
 {
 	struct e2e e;
-	double t0;
+	double t_off;
 	int events = 0;
-	bool on = true;
 
 	begin(&e, 12, 10);
 	while (e.dots_seen < 20)
@@ -220,12 +239,9 @@ TEST_T(e2e_sigkill_guard_stops_the_needle, 150)
 	ASSERT(skin_needle_on(&e, &events));
 	kill(e.smpd, SIGKILL);
 	ASSERT_EQ(e2e_wait_pid(e.smpd, 5), 128 + SIGKILL);
-	t0 = e2e_now();
-	while (e2e_now() - t0 < 10 && (on = skin_needle_on(&e, &events)))
-		usleep(50000);
-	ASSERT_MSG(!on, "the needle still runs %.1f s after smpd died",
-	    e2e_now() - t0);
-	fprintf(stderr, "needle off %.2f s after SIGKILL\n", e2e_now() - t0);
+	t_off = wait_needle_off(&e, 10);
+	ASSERT_MSG(t_off >= 0, "the needle still runs 10 s after smpd died");
+	fprintf(stderr, "needle off %.2f s after SIGKILL\n", t_off);
 
 	restart_and_finish(&e, 2);
 }
