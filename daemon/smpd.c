@@ -228,8 +228,10 @@ loop_once(struct smpd *d, int max_ms, bool with_sockets)
 			}
 	}
 	session_tick(d->session, now);
-	/* Lines the session just queued go out now, not a poll later. */
-	link_step(d->link, now, 0);
+	/* Lines the session just queued go out now, not a poll later. Only
+	 * written: an answer read here would wait, unhandled, for the next
+	 * wakeup (up to a status poll period), and with it the line it frees. */
+	link_flush(d->link);
 	drain_link(d, now);
 }
 
