@@ -2,8 +2,11 @@
  * The session journal (see journal.h for the format). Records are short
  * text lines written with one write() each and closed by a checksum, so the
  * only damage a crash can do is a torn last line, which replay detects and
- * ignores. Durability comes from fdatasync() after the records that protect
- * a dot (sent before its plunge goes out, done when its dwell is confirmed).
+ * ignores. Durability comes from fdatasync(): every record but done is
+ * synced before its function returns (sent before its plunge goes out);
+ * done is written at once and synced with the next synced record or by
+ * journal_commit(), so that confirming a dot never puts a disk flush between
+ * the controller's answer and the next line (see journal.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +29,7 @@
 struct journal {
 	int fd;
 	char path[512];
+	bool unsynced;          /* a record was written and not yet synced */
 };
 
 uint64_t
@@ -71,6 +75,27 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+int
+journal_commit(struct journal *j)
+{
+	if (j == NULL || j->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (!j->unsynced)
+		return 0;
+	if (fdatasync(j->fd) != 0)
+		return -1;
+	j->unsynced = false;
+	return 0;
+}
+
+bool
+journal_unsynced(const struct journal *j)
+{
+	return j != NULL && j->unsynced;
+}
+
 static int __attribute__((format(printf, 3, 4)))
 append(struct journal *j, int sync, const char *fmt, ...)
 {
@@ -93,8 +118,9 @@ append(struct journal *j, int sync, const char *fmt, ...)
 	    crc(line, (size_t)n));
 	if (write_all(j->fd, line, (size_t)n + (size_t)m) != 0)
 		return -1;
-	if (sync && fdatasync(j->fd) != 0)
-		return -1;
+	j->unsynced = true;
+	if (sync)
+		return journal_commit(j);
 	return 0;
 }
 
@@ -284,7 +310,7 @@ journal_sent(struct journal *j, uint32_t index, int64_t id)
 int
 journal_done(struct journal *j, uint32_t index, int64_t id, double t_s)
 {
-	return append(j, 1, "done %" PRIu32 " %" PRId64 " %.3f", index, id,
+	return append(j, 0, "done %" PRIu32 " %" PRId64 " %.3f", index, id,
 	    t_s);
 }
 

@@ -89,6 +89,12 @@ io_realtime(void *arg, uint8_t b)
 }
 
 static void
+io_flush(void *arg)
+{
+	link_flush(((struct smpd *)arg)->link);
+}
+
+static void
 io_drop(void *arg, const char *why)
 {
 	link_drop(((struct smpd *)arg)->link, why);
@@ -379,6 +385,7 @@ main(int argc, char *argv[])
 	io.realtime = io_realtime;
 	io.drop = io_drop;
 	io.publish = io_publish;
+	io.flush = io_flush;
 	io.arg = d;
 	if ((d->session = session_new(&d->cfg, &io, err, sizeof(err))) == NULL)
 		fatalx("session: %s", err);

@@ -6,6 +6,7 @@
  * rule of the session is checked here line by line, and the whole thing runs
  * again against smpsim in the end-to-end tests.
  */
+#include <dirent.h>
 #include <jansson.h>
 
 #include "daemon/journal.h"
@@ -206,7 +207,7 @@ static struct session *
 setup(bool heartbeat)
 {
 	struct session_io io = { io_engine, io_realtime, io_drop, io_publish,
-		&F };
+		&F, NULL };
 	struct session *s;
 	char err[256];
 
@@ -369,6 +370,68 @@ TEST(session_whole_run_against_fake_controller)
 	ASSERT_NULL(s);
 }
 
+/* The one journal file of the test's directory, read whole. */
+static char *
+read_journal(char *path, size_t len)
+{
+	char jdir[260], err[256];
+	DIR *d;
+	struct dirent *de;
+	char *text = NULL;
+
+	snprintf(jdir, sizeof(jdir), "%s/j", dir);
+	ASSERT_NOT_NULL(d = opendir(jdir));
+	path[0] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l > 8 && strcmp(de->d_name + l - 8, ".journal") == 0)
+			snprintf(path, len, "%s/%s", jdir, de->d_name);
+	}
+	closedir(d);
+	ASSERT_MSG(path[0] != '\0', "no journal in %s", jdir);
+	text = journal_read_file(path, NULL, err, sizeof(err));
+	ASSERT_MSG(text != NULL, "%s", err);
+	return text;
+}
+
+/*
+ * Each dot is armed (its sent record synced) while the dot before it is
+ * still in flight, so that no disk flush sits between the answer that frees
+ * a plunge and the plunge: the sent record of the j-th dot comes before the
+ * done record of the dot before it, and, the bound, after the done of the
+ * one before that (max_dots_in_flight 2).
+ */
+TEST(session_arms_each_dot_before_the_one_before_is_done)
+{
+	struct session *s = setup(false);
+	char msg[600], path[600], *text, *line, *save = NULL;
+	size_t sent = 0, done = 0;
+
+	ready(s);
+	ASSERT_EQ(cfg.max_dots_in_flight, 2);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	text = read_journal(path, sizeof(path));
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "sent ", 5) == 0) {
+			/* sent #j (from 0) with done(j-2) in and done(j-1)
+			 * not yet */
+			if (sent >= 1)
+				ASSERT_MSG(done <= sent - 1, "sent #%zu after "
+				    "%zu done", sent, done);
+			ASSERT_MSG(done + 2 >= sent, "sent #%zu after only %zu "
+			    "done: past the in-flight bound", sent, done);
+			sent++;
+		} else if (strncmp(line, "done ", 5) == 0)
+			done++;
+	}
+	ASSERT_EQ(sent, NDOTS);
+	ASSERT_EQ(done, NDOTS);
+	free(text);
+	session_destroy(&s);
+}
+
 TEST(session_refuses_with_state_and_reason)
 {
 	struct session *s = setup(false);
@@ -467,6 +530,23 @@ TEST(session_pause_settles_inflight_and_retracts)
 	ASSERT_EQ(c.delivered + c.uncertain + c.pending, NDOTS);
 	ASSERT_LE(c.uncertain, 1);
 	ASSERT_GT(c.pending, 0);
+	/* The journal says the same: a dot armed whose plunge never went is
+	 * pending again there too, not left `sent` (uncertain at replay). */
+	{
+		char path[600], err[256], *text;
+		struct journal_replay r;
+		size_t k, unc = 0, pend = 0;
+		text = read_journal(path, sizeof(path));
+		free(text);
+		ASSERT_EQ(journal_replay(path, &r, err, sizeof(err)), 0);
+		for (k = 0; k < r.h.dots; k++) {
+			unc += r.fate[k] == JF_UNCERTAIN;
+			pend += r.fate[k] == JF_PENDING;
+		}
+		journal_replay_free(&r);
+		ASSERT_EQ(unc, c.uncertain);
+		ASSERT_EQ(pend, c.pending);
+	}
 
 	/* Resume delivers the rest; nothing twice. */
 	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);
