@@ -32,11 +32,13 @@ struct journal {
 	bool unsynced;          /* a record was written and not yet synced */
 };
 
-uint64_t
-journal_hash(const void *buf, size_t len)
+#define FNV64_BASIS 1469598103934665603ULL
+
+/* FNV-1a 64 of buf, continued from h (FNV64_BASIS for a start). */
+static uint64_t
+hash_more(uint64_t h, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	uint64_t h = 1469598103934665603ULL;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -44,6 +46,12 @@ journal_hash(const void *buf, size_t len)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+uint64_t
+journal_hash(const void *buf, size_t len)
+{
+	return hash_more(FNV64_BASIS, buf, len);
 }
 
 static uint32_t
@@ -158,9 +166,68 @@ sync_dir(const char *dir)
 	}
 }
 
-struct journal *
-journal_create(const char *dir, const struct journal_header *h,
-    const char *plan_text, size_t plan_len, char *err, size_t errlen)
+#define COPY_CHUNK 65536
+
+/*
+ * Writes the plan copy of a new journal to the open file pfd: plan_text when
+ * given, else the file src read in chunks (the daemon keeps no copy of a
+ * plan file's bytes), whose hash must be h->plan_hash: the file must still
+ * hold exactly the bytes that were loaded and checked. 0, or -1 with err.
+ */
+static int
+write_plan_copy(int pfd, const char *copy_path, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, const char *src, char *err,
+    size_t errlen)
+{
+	char *buf = NULL;
+	uint64_t hash = FNV64_BASIS;
+	ssize_t n;
+	int sfd = -1, rc = -1;
+
+	if (plan_text != NULL) {
+		if (write_all(pfd, plan_text, plan_len) != 0)
+			goto io;
+		return 0;
+	}
+	if ((sfd = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if ((buf = malloc(COPY_CHUNK)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	while ((n = read(sfd, buf, COPY_CHUNK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", src, strerror(errno));
+			goto done;
+		}
+		hash = hash_more(hash, buf, (size_t)n);
+		if (write_all(pfd, buf, (size_t)n) != 0)
+			goto io;
+	}
+	if (hash != h->plan_hash) {
+		snprintf(err, errlen, "%s changed since it was loaded (load it "
+		    "again)", src);
+		goto done;
+	}
+	rc = 0;
+	goto done;
+io:
+	snprintf(err, errlen, "%s: %s", copy_path, strerror(errno));
+done:
+	if (sfd >= 0)
+		close(sfd);
+	free(buf);
+	return rc;
+}
+
+static struct journal *
+create(const char *dir, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, const char *plan_src, char *err,
+    size_t errlen)
 {
 	struct journal *j = NULL;
 	char base[400], plan_path[520];
@@ -192,8 +259,18 @@ journal_create(const char *dir, const struct journal_header *h,
 
 	/* The plan copy first: a journal must never name a missing plan. */
 	pfd = open(plan_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (pfd < 0 || write_all(pfd, plan_text, plan_len) != 0 ||
-	    fsync(pfd) != 0) {
+	if (pfd < 0) {
+		snprintf(err, errlen, "%s: %s", plan_path, strerror(errno));
+		goto fail;
+	}
+	if (write_plan_copy(pfd, plan_path, h, plan_text, plan_len, plan_src,
+	    err, errlen) != 0) {
+		close(pfd);
+		pfd = -1;
+		unlink(plan_path);
+		goto fail;
+	}
+	if (fsync(pfd) != 0) {
 		snprintf(err, errlen, "%s: %s", plan_path, strerror(errno));
 		goto fail;
 	}
@@ -224,6 +301,20 @@ fail:
 	}
 	free(j);
 	return NULL;
+}
+
+struct journal *
+journal_create(const char *dir, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, char *err, size_t errlen)
+{
+	return create(dir, h, plan_text, plan_len, NULL, err, errlen);
+}
+
+struct journal *
+journal_create_from(const char *dir, const struct journal_header *h,
+    const char *plan_path, char *err, size_t errlen)
+{
+	return create(dir, h, NULL, 0, plan_path, err, errlen);
 }
 
 static int check_line(const char *line, size_t len);

@@ -61,6 +61,12 @@ struct journal;
  */
 struct journal *journal_create(const char *dir, const struct journal_header *h,
     const char *plan_text, size_t plan_len, char *err, size_t errlen);
+/* The same with the plan copied from the file plan_path, in chunks, which
+ * must still hash to h->plan_hash (else NULL: "... changed since it was
+ * loaded"), so that the daemon need not keep a plan file's bytes. */
+struct journal *journal_create_from(const char *dir,
+    const struct journal_header *h, const char *plan_path, char *err,
+    size_t errlen);
 /* Reopens an existing journal for appending (after journal_replay). */
 struct journal *journal_reopen(const char *path, char *err, size_t errlen);
 /* Closes; accepts NULL; sets *j to NULL. Does not write an end record. */

@@ -113,7 +113,8 @@ struct stream {
 	double est_total_s;         /* planner estimate of this stream */
 	double max_dwell_s;         /* longest dwell: the longest an Idle
 	                               report may hide a running line */
-	double *est_dot_s;          /* per toolpath dot, may be NULL */
+	float *est_dot_s;           /* per toolpath dot, may be NULL: 4 bytes
+	                               a dot (0.4 MB at 100,000) */
 	size_t prelude;             /* hop/descend lines of the next dot not
 	                               yet answered: its plunge waits */
 	size_t err_dot;             /* a line of this dot was rejected
@@ -728,25 +729,31 @@ stream_start(struct session *s, bool check, double now, char *err,
 	uint32_t *order = NULL;
 	size_t i, n = 0;
 	double start[3];
+	int rc;
 
 	stream_free(m);
-	if ((order = malloc(sizeof(*order) * (s->pl->n ? s->pl->n : 1))) ==
-	    NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < s->pl->n; i++) {
-		uint32_t idx = s->pl->order[i];
-		if (check || s->fate[idx] == JF_PENDING)
-			order[n++] = idx;
+	for (i = 0; i < s->pl->n; i++)
+		if (check || s->fate[s->pl->order[i]] == JF_PENDING)
+			n++;
+	/* Every dot (a preflight, a fresh start): the plan's order as it is;
+	 * a copy would cost 4 bytes a dot at the peak of a start. */
+	if (n < s->pl->n) {
+		if ((order = malloc(sizeof(*order) * (n ? n : 1))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (i = 0, n = 0; i < s->pl->n; i++) {
+			uint32_t idx = s->pl->order[i];
+			if (check || s->fate[idx] == JF_PENDING)
+				order[n++] = idx;
+		}
 	}
 	memcpy(start, s->st.wpos, sizeof(start));
-	if (toolpath_build(&m->tp, s->pl->plan, order, n, start, s->pl->surf,
-	    s->pcfg, err, errlen) != 0) {
-		free(order);
-		return -1;
-	}
+	rc = toolpath_build(&m->tp, s->pl->plan, order != NULL ? order :
+	    s->pl->order, n, start, s->pl->surf, s->pcfg, err, errlen);
 	free(order);
+	if (rc != 0)
+		return -1;
 	m->have_tp = true;
 	for (i = 0; i < m->tp.n; i++)
 		if (m->tp.d[i].dwell_ms / 1000.0 > m->max_dwell_s)
@@ -792,9 +799,15 @@ stream_start(struct session *s, bool check, double now, char *err,
 	gcode_emitter_init(&m->em, s->pcfg);
 	m->t0 = now;
 	if (!check) {
-		m->est_dot_s = calloc(m->tp.n ? m->tp.n : 1, sizeof(double));
 		m->est_total_s = planning_estimate(s->pl, s->pcfg, &m->tp,
-		    m->est_dot_s);
+		    NULL);
+		m->est_dot_s = malloc((m->tp.n ? m->tp.n : 1) *
+		    sizeof(*m->est_dot_s));
+		if (m->est_dot_s != NULL && planning_dot_times(s->pcfg, &m->tp,
+		    m->est_dot_s) != 0) {
+			free(m->est_dot_s);
+			m->est_dot_s = NULL;   /* the time left, pro rata */
+		}
 	}
 	return 0;
 }
@@ -2004,8 +2017,12 @@ cmd_start(struct session *s, double now, json_t **reply, char *code,
 	snprintf(h.format, sizeof(h.format), "%s", s->pl->format);
 	snprintf(h.machine, sizeof(h.machine), "%s", s->cfg->machine_id);
 	h.started = (int64_t)wall_clock();
-	s->jr = journal_create(s->cfg->journal_dir, &h, s->pl->text,
-	    s->pl->text_len, err, sizeof(err));
+	/* An inline plan's bytes are kept; a file's are copied again from it
+	 * and must hash as they did at load. */
+	s->jr = s->pl->text != NULL ? journal_create(s->cfg->journal_dir, &h,
+	    s->pl->text, s->pl->text_len, err, sizeof(err)) :
+	    journal_create_from(s->cfg->journal_dir, &h, s->pl->path, err,
+	    sizeof(err));
 	if (s->jr == NULL) {
 		stream_free(&s->sm);
 		REFUSE("io_error", "cannot start the journal: %s", err);
@@ -2424,6 +2441,7 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 	char path[512];
 	char *text = NULL;
 	size_t len, i;
+	uint64_t hash;
 	struct planning *pl = NULL;
 	json_t *ids;
 	int rc;
@@ -2441,16 +2459,24 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 		return -1;
 	if ((text = journal_read_file(r.plan_path, &len, err, errlen)) == NULL)
 		goto fail;
-	if (journal_hash(text, len) != r.h.plan_hash) {
+	hash = journal_hash(text, len);
+	free(text);
+	if (hash != r.h.plan_hash) {
 		snprintf(err, errlen, "%s: the plan copy does not match the "
 		    "journal's hash", r.plan_path);
 		goto fail;
 	}
-	pl = planning_load(s->pcfg, NULL, text, len, r.h.format, NULL, err,
-	    errlen);
+	/* Loaded as a file, so that its bytes are not kept (the copy is on
+	 * disk); the hash is checked again on what is parsed. */
+	pl = planning_load(s->pcfg, r.plan_path, NULL, 0, r.h.format, NULL,
+	    err, errlen);
 	if (pl == NULL)
 		goto fail;
-	snprintf(pl->source, sizeof(pl->source), "%.255s", r.plan_path);
+	if (pl->hash != r.h.plan_hash) {
+		snprintf(err, errlen, "%s: the plan copy changed while it was "
+		    "read", r.plan_path);
+		goto fail;
+	}
 	if (pl->n != r.h.dots) {
 		snprintf(err, errlen, "%s: %zu dots, the journal says %" PRIu32,
 		    r.plan_path, pl->n, r.h.dots);
@@ -2487,12 +2513,10 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 	publish(s, "event", json_pack("{s:s, s:s, s:I, s:I, s:o}", "type",
 	    "recovered", "journal", path, "delivered", (json_int_t)s->n_done,
 	    "uncertain", (json_int_t)s->n_uncertain, "ids", ids));
-	free(text);
 	journal_replay_free(&r);
 	return 1;
 fail:
 	planning_destroy(&pl);
-	free(text);
 	journal_replay_free(&r);
 	return -1;
 }

@@ -11,6 +11,7 @@
 
 #include "daemon/journal.h"
 #include "daemon/log.h"
+#include "daemon/planning.h"
 #include "daemon/session.h"
 #include "drivers/grbl.h"
 #include "test.h"
@@ -428,6 +429,107 @@ TEST(session_arms_each_dot_before_the_one_before_is_done)
 	}
 	ASSERT_EQ(sent, NDOTS);
 	ASSERT_EQ(done, NDOTS);
+	free(text);
+	session_destroy(&s);
+}
+
+/* Per-dot times in windows of 4096 dots: the planner's own within a window,
+ * and within a few milliseconds per window border of the whole run's. */
+TEST(planning_dot_times_follow_the_estimate)
+{
+	struct planner_config pc;
+	struct planning *pl;
+	struct toolpath tp;
+	char err[512], *text;
+	double *full, start[3] = { 0, 0, 3 }, total;
+	float *win;
+	size_t i, n = 10000, off = 0, cap = n * 40 + 64;
+
+	config_defaults(&cfg);
+	pc = cfg.planner;
+	ASSERT_NOT_NULL(text = malloc(cap));
+	off += (size_t)snprintf(text + off, cap - off, "id,x,y,depth,dwell_ms\n");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(text + off, cap - off,
+		    "%zu,%.2f,%.2f,0.5,%d\n", i + 1, 0.5 * (double)(i % 100),
+		    0.5 * (double)(i / 100), 50 + 50 * (int)(i % 3));
+	pl = planning_load(&pc, NULL, text, off, "csv", NULL, err, sizeof(err));
+	ASSERT_MSG(pl != NULL, "%s", err);
+	ASSERT_EQ(toolpath_build(&tp, pl->plan, pl->order, pl->n, start,
+	    pl->surf, &pc, err, sizeof(err)), 0);
+	ASSERT_NOT_NULL(full = calloc(n, sizeof(*full)));
+	ASSERT_NOT_NULL(win = calloc(n, sizeof(*win)));
+	total = planning_estimate(pl, &pc, &tp, full);
+	ASSERT_GT(total, 0);
+	ASSERT_EQ(planning_dot_times(&pc, &tp, win), 0);
+	for (i = 0; i < n; i++) {
+		/* the first window is the planner's own, to float precision */
+		double tol = i < 4096 ? 1e-6 * full[i] + 1e-3 :
+		    0.05 * (double)(i / 4096);
+		ASSERT_MSG(fabs(win[i] - full[i]) <= tol, "dot %zu: %f vs %f",
+		    i, (double)win[i], full[i]);
+		if (i > 0)
+			ASSERT_GE(win[i], win[i - 1]);
+	}
+	printf("windowed times: %.4f s off at the last of %zu dots (whole "
+	    "run %.1f s)\n", (double)win[n - 1] - full[n - 1], n, total);
+	free(full);
+	free(win);
+	toolpath_free(&tp);
+	planning_destroy(&pl);
+	free(text);
+}
+
+/* A plan file's bytes are not kept: the journal copies the file at start,
+ * and a file changed since load refuses start; loaded again, it starts, and
+ * the copy beside the journal is the file. */
+TEST(session_start_copies_the_plan_file_and_refuses_a_changed_one)
+{
+	struct session *s = setup(false);
+	char msg[600], path[300], jpath[600], copy[620], err[256], *text;
+	FILE *f;
+	size_t len;
+
+	link_up(s);
+	snprintf(path, sizeof(path), "%s/plan.csv", dir);
+	ASSERT_NOT_NULL(f = fopen(path, "w"));
+	fputs(plan_text, f);
+	fclose(f);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s}", "plan", path), msg,
+	    sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, json_pack("{s:[f,f,f]}", "wco", -50.0,
+	    -50.0, -20.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f}", "x", 0.0, "y",
+	    0.0, "z", 3.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_READY, 500);
+	/* One byte changes after load: the session must not run it. */
+	ASSERT_NOT_NULL(f = fopen(path, "a"));
+	fputs("# edited\n", f);
+	fclose(f);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "changed since it was loaded");
+	ASSERT_EQ(session_state(s), SS_READY);
+	/* Loaded again (and preflighted again), it runs. */
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s}", "plan", path), msg,
+	    sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_READY, 500);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	free(read_journal(jpath, sizeof(jpath)));
+	snprintf(copy, sizeof(copy), "%.*s.plan", (int)(strlen(jpath) - 8),
+	    jpath);
+	text = journal_read_file(copy, &len, err, sizeof(err));
+	ASSERT_MSG(text != NULL, "%s", err);
+	ASSERT_EQ(len, strlen(plan_text) + strlen("# edited\n"));
+	ASSERT_STR_CONTAINS(text, "# edited");
 	free(text);
 	session_destroy(&s);
 }
