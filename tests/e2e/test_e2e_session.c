@@ -122,6 +122,16 @@ TEST_T(e2e_controller_never_waits_for_smpd, 120)
 	ASSERT_MSG(sum != NULL, "no smpsim summary %s", summary);
 	ASSERT_EQ(json_integer_value(json_object_get(sum, "penetrations")),
 	    240);
+	/* Under valgrind (scripts/valgrind.sh) smpd runs twenty times slower:
+	 * the session still has to be right, its timing is not the point. */
+	if (getenv("SMP_SMPD_WRAPPER") != NULL &&
+	    getenv("SMP_SMPD_WRAPPER")[0] != '\0') {
+		printf("smpd under a wrapper: starvation %" JSON_INTEGER_FORMAT
+		    " times, not checked\n", json_integer_value(
+		    json_object_get(sum, "starved_n")));
+		json_decref(sum);
+		return;
+	}
 	ASSERT_MSG(json_integer_value(json_object_get(sum, "starved_n")) == 0,
 	    "the controller sat idle with the needle on %" JSON_INTEGER_FORMAT
 	    " times, %.3f s in all, waiting for smpd (see %s)",
