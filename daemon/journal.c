@@ -2,8 +2,11 @@
  * The session journal (see journal.h for the format). Records are short
  * text lines written with one write() each and closed by a checksum, so the
  * only damage a crash can do is a torn last line, which replay detects and
- * ignores. Durability comes from fdatasync() after the records that protect
- * a dot (sent before its plunge goes out, done when its dwell is confirmed).
+ * ignores. Durability comes from fdatasync(): every record but done is
+ * synced before its function returns (sent before its plunge goes out);
+ * done is written at once and synced with the next synced record or by
+ * journal_commit(), so that confirming a dot never puts a disk flush between
+ * the controller's answer and the next line (see journal.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,13 +29,16 @@
 struct journal {
 	int fd;
 	char path[512];
+	bool unsynced;          /* a record was written and not yet synced */
 };
 
-uint64_t
-journal_hash(const void *buf, size_t len)
+#define FNV64_BASIS 1469598103934665603ULL
+
+/* FNV-1a 64 of buf, continued from h (FNV64_BASIS for a start). */
+static uint64_t
+hash_more(uint64_t h, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	uint64_t h = 1469598103934665603ULL;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -40,6 +46,12 @@ journal_hash(const void *buf, size_t len)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+uint64_t
+journal_hash(const void *buf, size_t len)
+{
+	return hash_more(FNV64_BASIS, buf, len);
 }
 
 static uint32_t
@@ -71,6 +83,27 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+int
+journal_commit(struct journal *j)
+{
+	if (j == NULL || j->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (!j->unsynced)
+		return 0;
+	if (fdatasync(j->fd) != 0)
+		return -1;
+	j->unsynced = false;
+	return 0;
+}
+
+bool
+journal_unsynced(const struct journal *j)
+{
+	return j != NULL && j->unsynced;
+}
+
 static int __attribute__((format(printf, 3, 4)))
 append(struct journal *j, int sync, const char *fmt, ...)
 {
@@ -93,8 +126,9 @@ append(struct journal *j, int sync, const char *fmt, ...)
 	    crc(line, (size_t)n));
 	if (write_all(j->fd, line, (size_t)n + (size_t)m) != 0)
 		return -1;
-	if (sync && fdatasync(j->fd) != 0)
-		return -1;
+	j->unsynced = true;
+	if (sync)
+		return journal_commit(j);
 	return 0;
 }
 
@@ -132,9 +166,68 @@ sync_dir(const char *dir)
 	}
 }
 
-struct journal *
-journal_create(const char *dir, const struct journal_header *h,
-    const char *plan_text, size_t plan_len, char *err, size_t errlen)
+#define COPY_CHUNK 65536
+
+/*
+ * Writes the plan copy of a new journal to the open file pfd: plan_text when
+ * given, else the file src read in chunks (the daemon keeps no copy of a
+ * plan file's bytes), whose hash must be h->plan_hash: the file must still
+ * hold exactly the bytes that were loaded and checked. 0, or -1 with err.
+ */
+static int
+write_plan_copy(int pfd, const char *copy_path, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, const char *src, char *err,
+    size_t errlen)
+{
+	char *buf = NULL;
+	uint64_t hash = FNV64_BASIS;
+	ssize_t n;
+	int sfd = -1, rc = -1;
+
+	if (plan_text != NULL) {
+		if (write_all(pfd, plan_text, plan_len) != 0)
+			goto io;
+		return 0;
+	}
+	if ((sfd = open(src, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", src, strerror(errno));
+		goto done;
+	}
+	if ((buf = malloc(COPY_CHUNK)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	while ((n = read(sfd, buf, COPY_CHUNK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", src, strerror(errno));
+			goto done;
+		}
+		hash = hash_more(hash, buf, (size_t)n);
+		if (write_all(pfd, buf, (size_t)n) != 0)
+			goto io;
+	}
+	if (hash != h->plan_hash) {
+		snprintf(err, errlen, "%s changed since it was loaded (load it "
+		    "again)", src);
+		goto done;
+	}
+	rc = 0;
+	goto done;
+io:
+	snprintf(err, errlen, "%s: %s", copy_path, strerror(errno));
+done:
+	if (sfd >= 0)
+		close(sfd);
+	free(buf);
+	return rc;
+}
+
+static struct journal *
+create(const char *dir, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, const char *plan_src, char *err,
+    size_t errlen)
 {
 	struct journal *j = NULL;
 	char base[400], plan_path[520];
@@ -166,8 +259,18 @@ journal_create(const char *dir, const struct journal_header *h,
 
 	/* The plan copy first: a journal must never name a missing plan. */
 	pfd = open(plan_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (pfd < 0 || write_all(pfd, plan_text, plan_len) != 0 ||
-	    fsync(pfd) != 0) {
+	if (pfd < 0) {
+		snprintf(err, errlen, "%s: %s", plan_path, strerror(errno));
+		goto fail;
+	}
+	if (write_plan_copy(pfd, plan_path, h, plan_text, plan_len, plan_src,
+	    err, errlen) != 0) {
+		close(pfd);
+		pfd = -1;
+		unlink(plan_path);
+		goto fail;
+	}
+	if (fsync(pfd) != 0) {
 		snprintf(err, errlen, "%s: %s", plan_path, strerror(errno));
 		goto fail;
 	}
@@ -198,6 +301,20 @@ fail:
 	}
 	free(j);
 	return NULL;
+}
+
+struct journal *
+journal_create(const char *dir, const struct journal_header *h,
+    const char *plan_text, size_t plan_len, char *err, size_t errlen)
+{
+	return create(dir, h, plan_text, plan_len, NULL, err, errlen);
+}
+
+struct journal *
+journal_create_from(const char *dir, const struct journal_header *h,
+    const char *plan_path, char *err, size_t errlen)
+{
+	return create(dir, h, NULL, 0, plan_path, err, errlen);
 }
 
 static int check_line(const char *line, size_t len);
@@ -284,7 +401,7 @@ journal_sent(struct journal *j, uint32_t index, int64_t id)
 int
 journal_done(struct journal *j, uint32_t index, int64_t id, double t_s)
 {
-	return append(j, 1, "done %" PRIu32 " %" PRId64 " %.3f", index, id,
+	return append(j, 0, "done %" PRIu32 " %" PRId64 " %.3f", index, id,
 	    t_s);
 }
 

@@ -18,9 +18,14 @@
  *   redo <index> <id>         operator: deliver it again           #<crc>
  *   end <completed|aborted> <delivered> <uncertain>                #<crc>
  *
- * sent and done are fdatasync'd before the caller goes on (write-ahead for
- * what is sent, durable for what is delivered). <index> is the dot's index
- * in the plan, <id> its id, for humans and for cross-checking.
+ * Every record but done is fdatasync'd before the caller goes on (sent is
+ * the write-ahead for a plunge). done is written at once (a crash of the
+ * process cannot lose it: it is in the kernel's cache) and becomes durable
+ * against a power loss with the next synced record or journal_commit(); the
+ * caller syncs within a short bound. A done lost to a power cut before its
+ * sync leaves that dot `sent`, hence uncertain after recovery: never
+ * repeated. <index> is the dot's index in the plan, <id> its id, for humans
+ * and for cross-checking.
  */
 #ifndef SMP_DAEMON_JOURNAL_H
 #define SMP_DAEMON_JOURNAL_H
@@ -56,15 +61,22 @@ struct journal;
  */
 struct journal *journal_create(const char *dir, const struct journal_header *h,
     const char *plan_text, size_t plan_len, char *err, size_t errlen);
+/* The same with the plan copied from the file plan_path, in chunks, which
+ * must still hash to h->plan_hash (else NULL: "... changed since it was
+ * loaded"), so that the daemon need not keep a plan file's bytes. */
+struct journal *journal_create_from(const char *dir,
+    const struct journal_header *h, const char *plan_path, char *err,
+    size_t errlen);
 /* Reopens an existing journal for appending (after journal_replay). */
 struct journal *journal_reopen(const char *path, char *err, size_t errlen);
 /* Closes; accepts NULL; sets *j to NULL. Does not write an end record. */
 void journal_close(struct journal **j);
 const char *journal_path(const struct journal *j);
 
-/* Appends one record. sent and done are fdatasync'd before returning.
- * 0, or -1 with errno (the caller must stop the session: a journal that
- * cannot be written cannot protect the next dot). */
+/* Appends one record, fdatasync'd (with every record before it) before
+ * returning, except done, which is only written (see above). 0, or -1 with
+ * errno (the caller must stop the session: a journal that cannot be
+ * written cannot protect the next dot). */
 int journal_origin(struct journal *j, const double wco[3]);
 int journal_sent(struct journal *j, uint32_t index, int64_t id);
 int journal_done(struct journal *j, uint32_t index, int64_t id, double t_s);
@@ -73,6 +85,11 @@ int journal_ack(struct journal *j, uint32_t index, int64_t id);
 int journal_redo(struct journal *j, uint32_t index, int64_t id);
 int journal_end(struct journal *j, const char *how, size_t delivered,
     size_t uncertain);
+/* Makes every record written so far durable (fdatasync); nothing to do when
+ * all are. 0, or -1 with errno. */
+int journal_commit(struct journal *j);
+/* Whether a record (a done) waits for journal_commit(). */
+bool journal_unsynced(const struct journal *j);
 
 /* What a replay found. fate[] has header.dots entries. */
 struct journal_replay {

@@ -1,9 +1,11 @@
 /*
  * The daemon's use of the planner, in one place: read a plan (a file or
  * inline text), validate it, order it, resolve its skin surface and estimate
- * its time, keeping the plan's text so that the journal can store the exact
- * plan a session ran. The planner is pure; this file is where the daemon's
- * I/O (reading the file) meets it. Main loop only.
+ * its time, keeping what the journal needs to store the exact plan a session
+ * ran: the text of an inline plan, the path and hash of a file (whose bytes
+ * are dropped once parsed: a 100,000-dot file is 2.8 MB). The planner is
+ * pure; this file is where the daemon's I/O (reading the file) meets it.
+ * Main loop only.
  */
 #ifndef SMP_DAEMON_PLANNING_H
 #define SMP_DAEMON_PLANNING_H
@@ -23,10 +25,12 @@ struct planning {
 	uint32_t *order;        /* plan indices in delivery order */
 	size_t n;               /* == plan->n */
 	struct surface *surf;   /* the skin the toolpath is built over */
-	char *text;             /* the plan's bytes, NUL-terminated */
+	char *path;             /* the file it was read from, or NULL */
+	char *text;             /* an inline plan's bytes, NUL-terminated
+	                           (NULL for a file: see journal_create_from) */
 	size_t text_len;
 	char format[8];         /* "csv" or "json" */
-	uint64_t hash;          /* journal_hash(text) */
+	uint64_t hash;          /* journal_hash() of the plan's bytes */
 	char source[256];       /* path or "<inline>" */
 	size_t warnings;
 };
@@ -58,5 +62,11 @@ double planning_safe_z_segment(const struct planning *p,
 double planning_estimate(const struct planning *p,
     const struct planner_config *cfg, const struct toolpath *tp,
     double *t_dot);
+
+/* The estimated time at which each dot of tp completes (t_dot: tp->n
+ * entries), windowed so as to hold 32 KB rather than 8 bytes a dot; within
+ * milliseconds of planning_estimate's. 0, or -1 out of memory. */
+int planning_dot_times(const struct planner_config *cfg,
+    const struct toolpath *tp, float *t_dot);
 
 #endif /* SMP_DAEMON_PLANNING_H */

@@ -87,6 +87,7 @@ enum preflight_phase {
 #define RETRACT_TIMEOUT_S 30.0
 #define OP_TIMEOUT_S 120.0
 #define STUCK_S 2.0            /* Idle with lines unanswered, past a dwell */
+#define DONE_SYNC_S 0.05       /* a done record is durable by then at latest */
 
 struct stream {
 	bool active;
@@ -100,8 +101,11 @@ struct stream {
 	size_t next_emit;           /* next toolpath dot to emit */
 	struct gcode_line q[QUEUE_CAP];
 	size_t qh, qn;
+	size_t next_arm;            /* next toolpath dot to arm (see
+	                               stream_arm) */
 	size_t next_plunge;         /* next toolpath dot whose plunge goes */
-	size_t next_confirm;        /* oldest dot sent and not confirmed */
+	size_t next_confirm;        /* oldest dot sent and not confirmed:
+	                               next_confirm <= next_plunge <= next_arm */
 	size_t unanswered;          /* lines of this stream not answered */
 	bool end_acked;             /* the program end's ok came */
 	bool needle_on_acked;
@@ -110,7 +114,8 @@ struct stream {
 	double est_total_s;         /* planner estimate of this stream */
 	double max_dwell_s;         /* longest dwell: the longest an Idle
 	                               report may hide a running line */
-	double *est_dot_s;          /* per toolpath dot, may be NULL */
+	float *est_dot_s;           /* per toolpath dot, may be NULL: 4 bytes
+	                               a dot (0.4 MB at 100,000) */
 	size_t prelude;             /* hop/descend lines of the next dot not
 	                               yet answered: its plunge waits */
 	size_t err_dot;             /* a line of this dot was rejected
@@ -185,9 +190,8 @@ struct session {
 	char stop_cause[256];
 
 	bool needle_on;             /* conservative: on until proven off */
-	double starved_s;           /* running, lines to send, controller
-	                               with nothing unanswered */
-	double starve_since;        /* > 0: the controller ran dry then */
+	double sync_due;            /* > 0: a done record waits for its
+	                               fdatasync until then */
 	double stuck_since;         /* > 0: Idle with lines unanswered since */
 	bool shutdown;
 	double next_status_t;
@@ -377,10 +381,20 @@ rest_state(const struct session *s)
 
 /* ---------------------------------------------------------------- status */
 
+/* Dots whose plunge went to the controller and whose dwell is not
+ * confirmed. */
 static size_t
 inflight(const struct session *s)
 {
 	return s->sm.active ? s->sm.next_plunge - s->sm.next_confirm : 0;
+}
+
+/* Dots armed (their sent record durable) and not confirmed: at most
+ * max_dots_in_flight, the bound on what a crash can leave uncertain. */
+static size_t
+armed(const struct session *s)
+{
+	return s->sm.active ? s->sm.next_arm - s->sm.next_confirm : 0;
 }
 
 static double
@@ -462,7 +476,6 @@ session_status_json(const struct session *s, double now)
 	    "in_flight", (json_int_t)inflight(s),
 	    "total", (json_int_t)(s->pl != NULL ? s->pl->n : 0)));
 	json_object_set_new(o, "elapsed_s", json_real(elapsed(s, now)));
-	json_object_set_new(o, "starved_s", json_real(s->starved_s));
 	json_object_set_new(o, "eta_s", e >= 0 ? json_real(e) : json_null());
 	if (s->pl != NULL)
 		json_object_set_new(o, "plan", json_string(s->pl->source));
@@ -563,8 +576,13 @@ dot_delivered(struct session *s, uint32_t tpi, double now, const char *how)
 	if (s->fate[idx] == JF_DONE)
 		return;
 	set_fate(s, idx, JF_DONE);
+	/* Written now, synced with the next sent record (arming the dot
+	 * after next, within this loop pass as a rule) or by DONE_SYNC_S:
+	 * a flush here would sit between this answer and the next plunge. */
 	if (journal_done(s->jr, idx, id, t) != 0)
 		journal_failed(s, "done");
+	else if (s->sync_due == 0)
+		s->sync_due = now + DONE_SYNC_S;
 	publish(s, "dot", json_pack("{s:I, s:I, s:f, s:s}", "id", (json_int_t)id,
 	    "index", (json_int_t)idx, "t", t, "how", how));
 }
@@ -625,6 +643,16 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 	/* From here on no answer may confirm a line of this stream: the
 	 * controller is being reset, or was, or cannot be heard. */
 	m->gen = UINT32_MAX;
+	/* Armed dots whose plunge never went to the engine cannot have been
+	 * delivered, whatever the position says: back to pending. */
+	for (j = end; j < m->next_arm; j++) {
+		uint32_t idx = m->tp.d[j].plan_index;
+		set_fate(s, idx, JF_PENDING);
+		if (s->jr != NULL && journal_redo(s->jr, idx,
+		    s->pl->plan->dots[idx].id) != 0)
+			log_warn("session: journal");
+	}
+	m->next_arm = end;
 	if (first >= end)
 		return;
 	ids = json_array();
@@ -666,7 +694,7 @@ settle_inflight(struct session *s, bool trust, const double pos[3])
 				log_warn("session: journal");
 		}
 	}
-	m->next_confirm = m->next_plunge = end;
+	m->next_confirm = m->next_plunge = m->next_arm = end;
 	if (json_array_size(ids) > 0) {
 		char list[256];
 		size_t i, off = 0;
@@ -709,25 +737,31 @@ stream_start(struct session *s, bool check, double now, char *err,
 	uint32_t *order = NULL;
 	size_t i, n = 0;
 	double start[3];
+	int rc;
 
 	stream_free(m);
-	if ((order = malloc(sizeof(*order) * (s->pl->n ? s->pl->n : 1))) ==
-	    NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < s->pl->n; i++) {
-		uint32_t idx = s->pl->order[i];
-		if (check || s->fate[idx] == JF_PENDING)
-			order[n++] = idx;
+	for (i = 0; i < s->pl->n; i++)
+		if (check || s->fate[s->pl->order[i]] == JF_PENDING)
+			n++;
+	/* Every dot (a preflight, a fresh start): the plan's order as it is;
+	 * a copy would cost 4 bytes a dot at the peak of a start. */
+	if (n < s->pl->n) {
+		if ((order = malloc(sizeof(*order) * (n ? n : 1))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (i = 0, n = 0; i < s->pl->n; i++) {
+			uint32_t idx = s->pl->order[i];
+			if (check || s->fate[idx] == JF_PENDING)
+				order[n++] = idx;
+		}
 	}
 	memcpy(start, s->st.wpos, sizeof(start));
-	if (toolpath_build(&m->tp, s->pl->plan, order, n, start, s->pl->surf,
-	    s->pcfg, err, errlen) != 0) {
-		free(order);
-		return -1;
-	}
+	rc = toolpath_build(&m->tp, s->pl->plan, order != NULL ? order :
+	    s->pl->order, n, start, s->pl->surf, s->pcfg, err, errlen);
 	free(order);
+	if (rc != 0)
+		return -1;
 	m->have_tp = true;
 	for (i = 0; i < m->tp.n; i++)
 		if (m->tp.d[i].dwell_ms / 1000.0 > m->max_dwell_s)
@@ -773,9 +807,15 @@ stream_start(struct session *s, bool check, double now, char *err,
 	gcode_emitter_init(&m->em, s->pcfg);
 	m->t0 = m->t_confirm = now;
 	if (!check) {
-		m->est_dot_s = calloc(m->tp.n ? m->tp.n : 1, sizeof(double));
 		m->est_total_s = planning_estimate(s->pl, s->pcfg, &m->tp,
-		    m->est_dot_s);
+		    NULL);
+		m->est_dot_s = malloc((m->tp.n ? m->tp.n : 1) *
+		    sizeof(*m->est_dot_s));
+		if (m->est_dot_s != NULL && planning_dot_times(s->pcfg, &m->tp,
+		    m->est_dot_s) != 0) {
+			free(m->est_dot_s);
+			m->est_dot_s = NULL;   /* the time left, pro rata */
+		}
 	}
 	return 0;
 }
@@ -836,7 +876,47 @@ plunge_group_bytes(const struct stream *m)
 	return len;
 }
 
-/* Hands the engine every line that may go now. */
+/*
+ * Arms the next toolpath dot: its `sent` record written and synced, so that
+ * its plunge may go once the moves before it are accepted. The stream arms a
+ * dot as early as max_dots_in_flight allows and once every line that may go
+ * has gone, so that the disk flush overlaps the controller's work on the
+ * dots before. Armed at its plunge instead, the flush (milliseconds here, far
+ * more on an SD card) would sit between the answer that frees the plunge and
+ * the plunge, while the controller's planner runs dry. 1 armed, 0 not now
+ * (every dot armed, or the bound reached), -1 the journal failed and the
+ * session is stopping.
+ */
+static int
+stream_arm(struct session *s)
+{
+	struct stream *m = &s->sm;
+	uint32_t idx;
+
+	if (m->check || m->next_arm >= m->tp.n ||
+	    armed(s) >= (size_t)s->cfg->max_dots_in_flight)
+		return 0;
+	idx = m->tp.d[m->next_arm].plan_index;
+	/* What is queued goes to the wire first: no line waits for the
+	 * disk. */
+	if (s->io.flush != NULL) {
+		s->io.flush(s->io.arg);
+		if (engine(s) == NULL)
+			return 0;   /* the link is gone: nothing to arm for */
+	}
+	/* Write-ahead: the journal knows before the wire. Its sync also makes
+	 * every done before it durable. */
+	if (journal_sent(s->jr, idx, s->pl->plan->dots[idx].id) != 0) {
+		journal_failed(s, "sent");
+		return -1;
+	}
+	s->sync_due = 0;
+	set_fate(s, idx, JF_SENT);
+	m->next_arm++;
+	return 1;
+}
+
+/* Hands the engine every line that may go now, then arms what it can. */
 static void
 stream_pump(struct session *s)
 {
@@ -855,16 +935,28 @@ stream_pump(struct session *s)
 
 		stream_refill(s);
 		if (m->qn == 0)
-			return;
+			break;
 		l = &m->q[m->qh];
-		if (l->role == GCODE_PLUNGE && !m->check &&
-		    inflight(s) >= (size_t)s->cfg->max_dots_in_flight)
+		/* The first dot is armed before the needle comes on: from
+		 * then on the controller must never wait for us. */
+		if (l->role == GCODE_NEEDLE_ON && stream_arm(s) < 0)
 			return;
-		/* The plunge goes only once the controller has accepted the
-		 * moves that put the needle over this dot: were one of them
-		 * rejected, GRBL would run the next lines anyway and plunge
-		 * wherever the needle happened to be. */
-		if (l->role == GCODE_PLUNGE && !m->check && m->prelude > 0)
+		if (l->role == GCODE_PLUNGE && !m->check) {
+			/* Not armed yet (the bound held it back): now, on
+			 * the critical path, or wait for a confirmation. */
+			while (l->dot >= m->next_arm)
+				if (stream_arm(s) <= 0)
+					return;
+			/* The plunge goes only once the controller has
+			 * accepted the moves that put the needle over this
+			 * dot: were one of them rejected, GRBL would run the
+			 * next lines anyway and plunge wherever the needle
+			 * happened to be. */
+			if (m->prelude > 0)
+				break;
+		}
+		/* A flush in stream_arm may have found the link gone. */
+		if ((g = engine(s)) == NULL || s->stop != STOP_NONE)
 			return;
 		/* A plunge goes out only together with its dwell and retract,
 		 * in one write: should smpd die between them, the controller
@@ -873,19 +965,10 @@ stream_pump(struct session *s)
 		if (l->role == GCODE_PLUNGE ?
 		    plunge_group_bytes(m) > grbl_free_bytes(g) :
 		    !grbl_can_send(g, l->len))
-			return;
+			break;
 		tag = TAG(m->gen, l->role, l->dot);
-		if (l->role == GCODE_PLUNGE && !m->check) {
-			uint32_t idx = m->tp.d[l->dot].plan_index;
-			/* Write-ahead: the journal knows before the wire. */
-			if (journal_sent(s->jr, idx,
-			    s->pl->plan->dots[idx].id) != 0) {
-				journal_failed(s, "sent");
-				return;
-			}
-			set_fate(s, idx, JF_SENT);
+		if (l->role == GCODE_PLUNGE && !m->check)
 			m->next_plunge = l->dot + 1;
-		}
 		if (l->role == GCODE_NEEDLE_ON && !m->check)
 			s->needle_on = true; /* only place this is set on */
 		if (grbl_send_line(g, l->text, tag) != 0) {
@@ -899,13 +982,12 @@ stream_pump(struct session *s)
 		if (!m->check && (l->role == GCODE_HOP ||
 		    l->role == GCODE_DESCEND))
 			m->prelude++;
-		if (s->starve_since > 0) {
-			s->starved_s += s->now - s->starve_since;
-			s->starve_since = 0;
-		}
 		m->qh = (m->qh + 1) % QUEUE_CAP;
 		m->qn--;
 	}
+	/* Everything that may go is out: arm the next dot while the
+	 * controller works. */
+	(void)stream_arm(s);
 }
 
 /* --------------------------------------------------------- the safe stop */
@@ -1537,11 +1619,6 @@ on_answer(struct session *s, const struct grbl_event *ev, double now)
 	if (!m->check && (kind == GCODE_HOP || kind == GCODE_DESCEND) &&
 	    m->prelude > 0)
 		m->prelude--;
-	/* Host-side starvation: the controller has answered everything while
-	 * the session still has lines for it; it ends when the next goes. */
-	if (!m->check && m->phase < 4 && engine(s) != NULL &&
-	    grbl_unanswered(engine(s)) == 0 && s->starve_since == 0)
-		s->starve_since = now;
 	if (!ok) {
 		const char *meaning = grbl_error_text(ev->code);
 		int64_t id = idx != GCODE_NO_DOT && idx < m->tp.n ?
@@ -1753,6 +1830,12 @@ session_tick(struct session *s, double now)
 		stop_begin(s, SS_PAUSED, STOP_HOLD, true, cause, now);
 	}
 	stream_pump(s);
+	/* A done record not yet covered by a sent one: make it durable. */
+	if (s->sync_due > 0 && now >= s->sync_due) {
+		s->sync_due = 0;
+		if (s->jr != NULL && journal_commit(s->jr) != 0)
+			journal_failed(s, "done");
+	}
 	/* Preflight: the program is all answered, leave check mode. */
 	if (s->pf == PF_STREAM && s->sm.active && s->sm.unanswered == 0 &&
 	    ((s->sm.phase >= 4 && s->sm.qn == 0) || s->sm.failed)) {
@@ -1774,6 +1857,8 @@ session_timeout_ms(const struct session *s, double now)
 		t = s->stop_deadline - now;
 	if (s->op != OP_NONE && s->op_deadline - now < t)
 		t = s->op_deadline - now;
+	if (s->sync_due > 0 && s->sync_due - now < t)
+		t = s->sync_due - now;
 	if (s->cfg->require_heartbeat && (s->state == SS_RUNNING ||
 	    s->state == SS_RESUMING)) {
 		double hb = s->last_heartbeat + s->cfg->heartbeat_ms / 1000.0 -
@@ -1966,8 +2051,12 @@ cmd_start(struct session *s, double now, json_t **reply, char *code,
 	snprintf(h.format, sizeof(h.format), "%s", s->pl->format);
 	snprintf(h.machine, sizeof(h.machine), "%s", s->cfg->machine_id);
 	h.started = (int64_t)wall_clock();
-	s->jr = journal_create(s->cfg->journal_dir, &h, s->pl->text,
-	    s->pl->text_len, err, sizeof(err));
+	/* An inline plan's bytes are kept; a file's are copied again from it
+	 * and must hash as they did at load. */
+	s->jr = s->pl->text != NULL ? journal_create(s->cfg->journal_dir, &h,
+	    s->pl->text, s->pl->text_len, err, sizeof(err)) :
+	    journal_create_from(s->cfg->journal_dir, &h, s->pl->path, err,
+	    sizeof(err));
 	if (s->jr == NULL) {
 		stream_free(&s->sm);
 		REFUSE("io_error", "cannot start the journal: %s", err);
@@ -2415,6 +2504,7 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 	char path[512];
 	char *text = NULL;
 	size_t len, i;
+	uint64_t hash;
 	struct planning *pl = NULL;
 	json_t *ids;
 	int rc;
@@ -2432,16 +2522,24 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 		return -1;
 	if ((text = journal_read_file(r.plan_path, &len, err, errlen)) == NULL)
 		goto fail;
-	if (journal_hash(text, len) != r.h.plan_hash) {
+	hash = journal_hash(text, len);
+	free(text);
+	if (hash != r.h.plan_hash) {
 		snprintf(err, errlen, "%s: the plan copy does not match the "
 		    "journal's hash", r.plan_path);
 		goto fail;
 	}
-	pl = planning_load(s->pcfg, NULL, text, len, r.h.format, NULL, err,
-	    errlen);
+	/* Loaded as a file, so that its bytes are not kept (the copy is on
+	 * disk); the hash is checked again on what is parsed. */
+	pl = planning_load(s->pcfg, r.plan_path, NULL, 0, r.h.format, NULL,
+	    err, errlen);
 	if (pl == NULL)
 		goto fail;
-	snprintf(pl->source, sizeof(pl->source), "%.255s", r.plan_path);
+	if (pl->hash != r.h.plan_hash) {
+		snprintf(err, errlen, "%s: the plan copy changed while it was "
+		    "read", r.plan_path);
+		goto fail;
+	}
 	if (pl->n != r.h.dots) {
 		snprintf(err, errlen, "%s: %zu dots, the journal says %" PRIu32,
 		    r.plan_path, pl->n, r.h.dots);
@@ -2478,12 +2576,10 @@ session_recover(struct session *s, double now, char *err, size_t errlen)
 	publish(s, "event", json_pack("{s:s, s:s, s:I, s:I, s:o}", "type",
 	    "recovered", "journal", path, "delivered", (json_int_t)s->n_done,
 	    "uncertain", (json_int_t)s->n_uncertain, "ids", ids));
-	free(text);
 	journal_replay_free(&r);
 	return 1;
 fail:
 	planning_destroy(&pl);
-	free(text);
 	journal_replay_free(&r);
 	return -1;
 }

@@ -44,13 +44,17 @@ enum session_state {
 };
 
 /* How the session reaches the world. engine() returns NULL while the link
- * is not READY. publish() takes ownership of obj. */
+ * is not READY. publish() takes ownership of obj. flush() (may be NULL)
+ * writes the lines queued on the engine to the wire now, reading nothing:
+ * the session calls it before a journal sync, so that lines never wait for
+ * the disk. */
 struct session_io {
 	struct grbl *(*engine)(void *arg);
 	void (*realtime)(void *arg, uint8_t byte);
 	void (*drop)(void *arg, const char *why);
 	void (*publish)(void *arg, const char *topic, json_t *obj);
 	void *arg;
+	void (*flush)(void *arg);
 };
 
 struct session;

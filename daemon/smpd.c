@@ -10,13 +10,16 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -75,6 +78,69 @@ usage(void)
 	exit(1);
 }
 
+/* ---- systemd */
+
+/*
+ * systemd's readiness and watchdog protocol (sd_notify(3)) without
+ * libsystemd: that library and the compression and crypto libraries it
+ * brings are about 1 MB of smpd's resident memory, for one datagram now and
+ * then. NOTIFY_SOCKET names an AF_UNIX datagram socket, '@' first for the
+ * abstract namespace. 1 sent, 0 not started by systemd, -1 error.
+ */
+static int
+notify(const char *state)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t salen;
+	size_t len;
+	int fd, rc;
+
+	if (e == NULL || e[0] == '\0')
+		return 0;
+	len = strlen(e);
+	if ((e[0] != '/' && e[0] != '@') || len >= sizeof(sa.sun_path))
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, e, len);
+	if (e[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract: the name is len bytes */
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+	    (e[0] == '/'));
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	rc = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+	    (struct sockaddr *)&sa, salen) < 0 ? -1 : 1;
+	close(fd);
+	return rc;
+}
+
+/* The watchdog period systemd asks for (WATCHDOG_USEC, for this process
+ * when WATCHDOG_PID says whom), in microseconds; 0 when none. */
+static uint64_t
+watchdog_usec(void)
+{
+	const char *u = getenv("WATCHDOG_USEC"), *p = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (u == NULL)
+		return 0;
+	if (p != NULL) {
+		long pid;
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (errno != 0 || end == p || *end != '\0' || pid != getpid())
+			return 0;
+	}
+	errno = 0;
+	v = strtoull(u, &end, 10);
+	if (errno != 0 || end == u || *end != '\0')
+		return 0;
+	return (uint64_t)v;
+}
+
 /* ---- the session's view of the world */
 
 static struct grbl *
@@ -89,6 +155,12 @@ static void
 io_realtime(void *arg, uint8_t b)
 {
 	link_realtime(((struct smpd *)arg)->link, b);
+}
+
+static void
+io_flush(void *arg)
+{
+	link_flush(((struct smpd *)arg)->link);
 }
 
 static void
@@ -246,8 +318,10 @@ loop_once(struct smpd *d, int max_ms, bool with_sockets)
 			}
 	}
 	session_tick(d->session, now);
-	/* Lines the session just queued go out now, not a poll later. */
-	link_step(d->link, now, 0);
+	/* Lines the session just queued go out now, not a poll later. Only
+	 * written: an answer read here would wait, unhandled, for the next
+	 * wakeup (up to a status poll period), and with it the line it frees. */
+	link_flush(d->link);
 	drain_link(d, now);
 	update_guard(d);
 }
@@ -361,6 +435,13 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 
+	/* Every large block (a plan's dots, the planner's scratch, a
+	 * toolpath: megabytes at 100,000 dots) in its own mapping, returned to
+	 * the system when freed. glibc otherwise raises its mmap threshold to
+	 * the size of each such block freed, and the next ones come from the
+	 * heap, where what a load freed stays resident under the toolpath
+	 * built next: 4 MB of smpd's peak at 100,000 dots. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
 		fprintf(stderr, "smpd: out of memory\n");
 		return 1;
@@ -425,6 +506,7 @@ main(int argc, char *argv[])
 	io.realtime = io_realtime;
 	io.drop = io_drop;
 	io.publish = io_publish;
+	io.flush = io_flush;
 	io.arg = d;
 	if ((d->session = session_new(&d->cfg, &io, err, sizeof(err))) == NULL)
 		fatalx("session: %s", err);
@@ -447,9 +529,9 @@ main(int argc, char *argv[])
 
 	log_info("smpd started: controller %s, journal %s", d->cfg.port,
 	    d->cfg.journal_dir);
-	sd_notify(0, "READY=1\nSTATUS=running");
-	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
-		wd_usec = 0;
+	if (notify("READY=1\nSTATUS=running") < 0)
+		log_warn("NOTIFY_SOCKET %s", getenv("NOTIFY_SOCKET"));
+	wd_usec = watchdog_usec();
 
 	for (;;) {
 		double now;
@@ -458,7 +540,7 @@ main(int argc, char *argv[])
 			quitting = true;
 			log_info("%s: stopping the machine safely, then exiting",
 			    quit_sig == SIGINT ? "SIGINT" : "SIGTERM");
-			sd_notify(0, "STOPPING=1");
+			(void)notify("STOPPING=1");
 			session_shutdown(d->session, quit_sig == SIGINT ?
 			    "SIGINT" : "SIGTERM", mono_now());
 			quit_deadline = mono_now() + SHUTDOWN_GRACE_S;
@@ -485,7 +567,7 @@ main(int argc, char *argv[])
 		}
 		now = mono_now();
 		if (wd_usec > 0 && now >= wd_next) {
-			sd_notify(0, "WATCHDOG=1");
+			(void)notify("WATCHDOG=1");
 			wd_next = now + (double)wd_usec / 2e6;
 		}
 		loop_once(d, wd_usec > 0 ? (int)fmax(0, (wd_next - now) *

@@ -542,6 +542,13 @@ link_step(struct link *l, double now_s, short revents)
 	flush_output(l);
 }
 
+void
+link_flush(struct link *l)
+{
+	if (l->state != LINK_DOWN)
+		(void)flush_output(l);
+}
+
 bool
 link_next_event(struct link *l, struct link_event *ev)
 {

@@ -85,6 +85,11 @@ int link_timeout_ms(const struct link *l, double now_s);
 /* Does all pending work: opens, reads, writes, polls, checks the watchdog.
  * revents: what poll() returned for the fd (0 on a timeout). */
 void link_step(struct link *l, double now_s, short revents);
+/* Writes what is queued on the engine, as far as the transport takes it,
+ * and reads nothing: for a caller that queued lines after link_step() and
+ * must not leave answers read but unhandled until its next poll. A write
+ * error drops the link (LINK_EV_DOWN follows). */
+void link_flush(struct link *l);
 /* Takes the next event; false when there is none. The link drains the
  * engine itself: callers take protocol events here (LINK_EV_GRBL), never
  * with grbl_next_event(). When an open connection ends (whether or not UP

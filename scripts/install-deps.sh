@@ -10,7 +10,6 @@ PACKAGES=(
   libzmq3-dev                            # ZeroMQ status and control
   libconfig-dev                          # configuration files
   libjansson-dev                         # JSON plans and messages
-  libsystemd-dev                         # sd_notify readiness and watchdog
   clang                                  # libFuzzer targets, sanitizers
   clang-tidy cppcheck                    # static analysis
   valgrind                               # memcheck of the end-to-end test

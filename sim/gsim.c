@@ -102,6 +102,7 @@ struct gsim {
 	uint8_t *win;
 	double *wtime;
 	size_t whead, wcount;
+	size_t wdata;         /* of those, bytes of lines (not real-time) */
 	double wlast;
 	/* receive ring */
 	uint8_t ring[RX_RING];
@@ -119,6 +120,9 @@ struct gsim {
 	double stall_until;
 	bool close_req;
 	bool needle;
+	/* host-side starvation under way since starve_t0 (starve_update) */
+	bool starving;
+	double starve_t0;
 	struct gsim_stats st;
 };
 
@@ -451,7 +455,7 @@ power_up(struct gsim *g, bool glitch)
 		g->phys_off[a] += p[a];
 	motion_clear(g->mot);
 	motion_set_position(g->mot, zero);
-	g->whead = g->wcount = 0;
+	g->whead = g->wcount = g->wdata = 0;
 	g->thead = g->tcount = 0;
 	g->mode = g->set[22] != 0 ? MODE_ALARM : MODE_IDLE;
 	parser_reset(g);
@@ -1497,6 +1501,40 @@ soft_limit_step(struct gsim *g)
 	}
 }
 
+/*
+ * Host-side starvation: the needle on (a session is delivering), the
+ * controller free to run (not held, locked or checking), nothing to run
+ * (planner empty, no line pending) and nothing from the host to run next: no
+ * byte of a line on the wire, in the receive buffer or half parsed. It ends
+ * when the host's next bytes go on the wire; the time they then take on it is
+ * the link's, not the host's. An interval that ends otherwise (a hold, an
+ * alarm, the needle off) is not counted. At --speed max the clock stands
+ * still while the host is awaited, so intervals last zero seconds there and
+ * their count is the measure. Every change of these conditions passes
+ * through settle(), which calls this at its end.
+ */
+static void
+starve_update(struct gsim *g)
+{
+	bool idle = g->needle && g->mode == MODE_IDLE && !g->critical &&
+	    !g->hold && !g->door && !motion_busy(g->mot) && !g->pend.active;
+	bool host_data = g->wdata > 0 || g->rcount > 0 || g->llen > 0;
+
+	if (idle && !host_data && !g->starving) {
+		g->starving = true;
+		g->starve_t0 = g->now;
+	} else if (g->starving && !(idle && !host_data)) {
+		double d = g->now - g->starve_t0;
+		g->starving = false;
+		if (host_data && g->needle) {
+			g->st.starved_n++;
+			g->st.starved_s += d;
+			if (d > g->st.starved_max_s)
+				g->st.starved_max_s = d;
+		}
+	}
+}
+
 static void
 settle(struct gsim *g)
 {
@@ -1513,6 +1551,7 @@ settle(struct gsim *g)
 	}
 	if (g->mode == MODE_IDLE && !motion_busy(g->mot) && !g->pend.active)
 		mpos(g, g->gc.pos);
+	starve_update(g);
 }
 
 /* ---- faults ---- */
@@ -1602,6 +1641,8 @@ gsim_input(struct gsim *g, double t, const uint8_t *buf, size_t n)
 		g->win[(g->whead + g->wcount) % WIRE_MAX] = c;
 		g->wtime[(g->whead + g->wcount) % WIRE_MAX] = at;
 		g->wcount++;
+		if (!is_realtime(c))
+			g->wdata++;
 	}
 	settle(g);
 }
@@ -1675,6 +1716,8 @@ step_to(struct gsim *g, double t)
 		uint8_t c = g->win[g->whead];
 		g->whead = (g->whead + 1) % WIRE_MAX;
 		g->wcount--;
+		if (!is_realtime(c))
+			g->wdata--;
 		deliver(g, c);
 		settle(g);
 	}
@@ -1765,7 +1808,7 @@ gsim_host_close(struct gsim *g, double t)
 	gsim_run(g, t, false);
 	g->host = false;
 	/* What was on the wire or not yet sent is lost with the link. */
-	g->whead = g->wcount = 0;
+	g->whead = g->wcount = g->wdata = 0;
 	g->thead = g->tcount = 0;
 	g->tlast = g->now;
 }
@@ -1851,6 +1894,7 @@ gsim_summary(const struct gsim *g, FILE *f, double wall_s)
 	    "\"rx_overrun\":%llu,\"rx_fault_dropped\":%llu,"
 	    "\"rx_fault_corrupted\":%llu,\"tx_fault_dropped\":%llu,"
 	    "\"lines\":%llu,\"errors\":%llu,\"alarms\":%llu,\"resets\":%llu,"
+	    "\"starved_n\":%llu,\"starved_s\":%.6f,\"starved_max_s\":%.6f,"
 	    "\"needle_on\":%s}\n",
 	    skin_penetrations(g->skin), skin_violations(g->skin), g->now,
 	    wall_s, wall_s > 0 ? g->now / wall_s : 0.0,
@@ -1863,6 +1907,7 @@ gsim_summary(const struct gsim *g, FILE *f, double wall_s)
 	    (unsigned long long)s->tx_fault_dropped,
 	    (unsigned long long)s->lines, (unsigned long long)s->errors,
 	    (unsigned long long)s->alarms, (unsigned long long)s->resets,
+	    (unsigned long long)s->starved_n, s->starved_s, s->starved_max_s,
 	    g->needle ? "true" : "false");
 	fflush(f);
 }

@@ -46,6 +46,12 @@ struct gsim_stats {
 	uint64_t rx_overrun;       /* lost: receive buffer full */
 	uint64_t rx_fault_dropped, rx_fault_corrupted, tx_fault_dropped;
 	uint64_t lines, errors, alarms, resets;
+	/* Host-side starvation: intervals with the needle on, nothing to run
+	 * (planner empty, no line pending) and nothing from the host on the
+	 * wire or in the buffer, ended by the host's next bytes; their count,
+	 * total and longest, in simulated seconds (see docs/smpsim.md). */
+	uint64_t starved_n;
+	double starved_s, starved_max_s;
 };
 
 struct gsim;

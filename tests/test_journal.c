@@ -244,6 +244,39 @@ TEST(journal_find_open_picks_newest_unfinished)
 	ASSERT_EQ(journal_find_open(sub, found, sizeof(found)), 0);
 }
 
+/* done is written at once (a replay sees it) and synced later; every other
+ * record syncs what is before it. */
+TEST(journal_done_waits_for_the_next_sync)
+{
+	const char *plan = "x,y,depth\n1,2,0.5\n3,4,0.5\n";
+	struct journal_replay r;
+	char err[256], path[512];
+	struct journal *j;
+
+	mkdir_tmp();
+	j = make("c", 2, plan);
+	ASSERT(!journal_unsynced(j));
+	ASSERT_EQ(journal_sent(j, 0, 1), 0);
+	ASSERT(!journal_unsynced(j));
+	ASSERT_EQ(journal_done(j, 0, 1, 1.5), 0);
+	ASSERT(journal_unsynced(j));
+	snprintf(path, sizeof(path), "%s", journal_path(j));
+	ASSERT_EQ(journal_replay(path, &r, err, sizeof(err)), 0);
+	ASSERT_EQ(r.fate[0], JF_DONE);
+	journal_replay_free(&r);
+	ASSERT_EQ(journal_commit(j), 0);
+	ASSERT(!journal_unsynced(j));
+	ASSERT_EQ(journal_done(j, 1, 2, 2.5), 0);
+	ASSERT(journal_unsynced(j));
+	ASSERT_EQ(journal_sent(j, 1, 2), 0);    /* syncs the done too */
+	ASSERT(!journal_unsynced(j));
+	ASSERT_EQ(journal_commit(j), 0);        /* nothing to do */
+	journal_close(&j);
+	ASSERT_NULL(j);
+	ASSERT(!journal_unsynced(NULL));
+	ASSERT_EQ(journal_commit(NULL), -1);
+}
+
 TEST(journal_create_fails_cleanly)
 {
 	struct journal_header h;

@@ -327,6 +327,46 @@ TEST_T(lines_and_status_pass_through_when_ready, 20)
 	fake_close(&f);
 }
 
+/* link_flush writes what is queued and reads nothing: an answer waiting on
+ * the line stays for the next link_step, which the caller's poll will see. */
+TEST_T(flush_writes_and_reads_nothing, 20)
+{
+	struct fake f = {.greet_on_reset = true};
+	struct run r = {.f = &f};
+	struct link_opts o;
+	struct link_event ev;
+	int lines, i;
+	bool ok = false;
+
+	fake_open(&f);
+	o = opts_for(f.path);
+	ASSERT_NOT_NULL(r.l = link_new(&o));
+	ASSERT(run_until(&r, 5, LINK_EV_UP));
+	lines = f.lines;
+	ASSERT_EQ(grbl_send_line(link_grbl(r.l), "G0 X1", 10), 0);
+	link_flush(r.l);
+	ASSERT_EQ(grbl_tx_pending(link_grbl(r.l), NULL), 0);
+	for (i = 0; i < 50 && f.lines == lines; i++) {
+		usleep(2000);
+		fake_step(&f);     /* reads the line and answers ok */
+	}
+	ASSERT_EQ(f.lines, lines + 1);
+	ASSERT_STR_EQ(f.last_line, "G0 X1");
+	usleep(20000);
+	link_flush(r.l);
+	ASSERT(!link_next_event(r.l, &ev));
+	ASSERT_EQ(grbl_unanswered(link_grbl(r.l)), 1);
+	link_step(r.l, now_s(), POLLIN);
+	while (link_next_event(r.l, &ev))
+		if (ev.kind == LINK_EV_GRBL && ev.grbl.kind == GRBL_EV_OK &&
+		    ev.grbl.tag == 10)
+			ok = true;
+	ASSERT(ok);
+	ASSERT_EQ(grbl_unanswered(link_grbl(r.l)), 0);
+	link_destroy(&r.l);
+	fake_close(&f);
+}
+
 TEST_T(watchdog_fires_and_link_recovers, 20)
 {
 	struct fake f = {.greet_on_reset = true};

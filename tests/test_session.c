@@ -6,10 +6,12 @@
  * rule of the session is checked here line by line, and the whole thing runs
  * again against smpsim in the end-to-end tests.
  */
+#include <dirent.h>
 #include <jansson.h>
 
 #include "daemon/journal.h"
 #include "daemon/log.h"
+#include "daemon/planning.h"
 #include "daemon/session.h"
 #include "drivers/grbl.h"
 #include "test.h"
@@ -206,7 +208,7 @@ static struct session *
 setup(bool heartbeat)
 {
 	struct session_io io = { io_engine, io_realtime, io_drop, io_publish,
-		&F };
+		&F, NULL };
 	struct session *s;
 	char err[256];
 
@@ -367,6 +369,169 @@ TEST(session_whole_run_against_fake_controller)
 	ASSERT_GE(count_lines("M5"), 2);
 	session_destroy(&s);
 	ASSERT_NULL(s);
+}
+
+/* The one journal file of the test's directory, read whole. */
+static char *
+read_journal(char *path, size_t len)
+{
+	char jdir[260], err[256];
+	DIR *d;
+	struct dirent *de;
+	char *text = NULL;
+
+	snprintf(jdir, sizeof(jdir), "%s/j", dir);
+	ASSERT_NOT_NULL(d = opendir(jdir));
+	path[0] = '\0';
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l > 8 && strcmp(de->d_name + l - 8, ".journal") == 0)
+			snprintf(path, len, "%s/%s", jdir, de->d_name);
+	}
+	closedir(d);
+	ASSERT_MSG(path[0] != '\0', "no journal in %s", jdir);
+	text = journal_read_file(path, NULL, err, sizeof(err));
+	ASSERT_MSG(text != NULL, "%s", err);
+	return text;
+}
+
+/*
+ * Each dot is armed (its sent record synced) while the dot before it is
+ * still in flight, so that no disk flush sits between the answer that frees
+ * a plunge and the plunge: the sent record of the j-th dot comes before the
+ * done record of the dot before it, and, the bound, after the done of the
+ * one before that (max_dots_in_flight 2).
+ */
+TEST(session_arms_each_dot_before_the_one_before_is_done)
+{
+	struct session *s = setup(false);
+	char msg[600], path[600], *text, *line, *save = NULL;
+	size_t sent = 0, done = 0;
+
+	ready(s);
+	ASSERT_EQ(cfg.max_dots_in_flight, 2);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	text = read_journal(path, sizeof(path));
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "sent ", 5) == 0) {
+			/* sent #j (from 0) with done(j-2) in and done(j-1)
+			 * not yet */
+			if (sent >= 1)
+				ASSERT_MSG(done <= sent - 1, "sent #%zu after "
+				    "%zu done", sent, done);
+			ASSERT_MSG(done + 2 >= sent, "sent #%zu after only %zu "
+			    "done: past the in-flight bound", sent, done);
+			sent++;
+		} else if (strncmp(line, "done ", 5) == 0)
+			done++;
+	}
+	ASSERT_EQ(sent, NDOTS);
+	ASSERT_EQ(done, NDOTS);
+	free(text);
+	session_destroy(&s);
+}
+
+/* Per-dot times in windows of 4096 dots: the planner's own within a window,
+ * and within a few milliseconds per window border of the whole run's. */
+TEST(planning_dot_times_follow_the_estimate)
+{
+	struct planner_config pc;
+	struct planning *pl;
+	struct toolpath tp;
+	char err[512], *text;
+	double *full, start[3] = { 0, 0, 3 }, total;
+	float *win;
+	size_t i, n = 10000, off = 0, cap = n * 40 + 64;
+
+	config_defaults(&cfg);
+	pc = cfg.planner;
+	ASSERT_NOT_NULL(text = malloc(cap));
+	off += (size_t)snprintf(text + off, cap - off, "id,x,y,depth,dwell_ms\n");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(text + off, cap - off,
+		    "%zu,%.2f,%.2f,0.5,%d\n", i + 1, 0.5 * (double)(i % 100),
+		    0.5 * (double)(i / 100), 50 + 50 * (int)(i % 3));
+	pl = planning_load(&pc, NULL, text, off, "csv", NULL, err, sizeof(err));
+	ASSERT_MSG(pl != NULL, "%s", err);
+	ASSERT_EQ(toolpath_build(&tp, pl->plan, pl->order, pl->n, start,
+	    pl->surf, &pc, err, sizeof(err)), 0);
+	ASSERT_NOT_NULL(full = calloc(n, sizeof(*full)));
+	ASSERT_NOT_NULL(win = calloc(n, sizeof(*win)));
+	total = planning_estimate(pl, &pc, &tp, full);
+	ASSERT_GT(total, 0);
+	ASSERT_EQ(planning_dot_times(&pc, &tp, win), 0);
+	for (i = 0; i < n; i++) {
+		/* the first window is the planner's own, to float precision */
+		double tol = i < 4096 ? 1e-6 * full[i] + 1e-3 :
+		    0.05 * (double)(i / 4096);
+		ASSERT_MSG(fabs(win[i] - full[i]) <= tol, "dot %zu: %f vs %f",
+		    i, (double)win[i], full[i]);
+		if (i > 0)
+			ASSERT_GE(win[i], win[i - 1]);
+	}
+	printf("windowed times: %.4f s off at the last of %zu dots (whole "
+	    "run %.1f s)\n", (double)win[n - 1] - full[n - 1], n, total);
+	free(full);
+	free(win);
+	toolpath_free(&tp);
+	planning_destroy(&pl);
+	free(text);
+}
+
+/* A plan file's bytes are not kept: the journal copies the file at start,
+ * and a file changed since load refuses start; loaded again, it starts, and
+ * the copy beside the journal is the file. */
+TEST(session_start_copies_the_plan_file_and_refuses_a_changed_one)
+{
+	struct session *s = setup(false);
+	char msg[600], path[300], jpath[600], copy[620], err[256], *text;
+	FILE *f;
+	size_t len;
+
+	link_up(s);
+	snprintf(path, sizeof(path), "%s/plan.csv", dir);
+	ASSERT_NOT_NULL(f = fopen(path, "w"));
+	fputs(plan_text, f);
+	fclose(f);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s}", "plan", path), msg,
+	    sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, json_pack("{s:[f,f,f]}", "wco", -50.0,
+	    -50.0, -20.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f}", "x", 0.0, "y",
+	    0.0, "z", 3.0), msg, sizeof(msg)), 0);
+	step(s);
+	step(s);
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_READY, 500);
+	/* One byte changes after load: the session must not run it. */
+	ASSERT_NOT_NULL(f = fopen(path, "a"));
+	fputs("# edited\n", f);
+	fclose(f);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), -1);
+	ASSERT_STR_CONTAINS(msg, "changed since it was loaded");
+	ASSERT_EQ(session_state(s), SS_READY);
+	/* Loaded again (and preflighted again), it runs. */
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s}", "plan", path), msg,
+	    sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_READY, 500);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_COMPLETED, 2000);
+	free(read_journal(jpath, sizeof(jpath)));
+	snprintf(copy, sizeof(copy), "%.*s.plan", (int)(strlen(jpath) - 8),
+	    jpath);
+	text = journal_read_file(copy, &len, err, sizeof(err));
+	ASSERT_MSG(text != NULL, "%s", err);
+	ASSERT_EQ(len, strlen(plan_text) + strlen("# edited\n"));
+	ASSERT_STR_CONTAINS(text, "# edited");
+	free(text);
+	session_destroy(&s);
 }
 
 TEST(session_refuses_with_state_and_reason)
@@ -577,6 +742,23 @@ TEST(session_pause_settles_inflight_and_retracts)
 	ASSERT_EQ(c.delivered + c.uncertain + c.pending, NDOTS);
 	ASSERT_LE(c.uncertain, 1);
 	ASSERT_GT(c.pending, 0);
+	/* The journal says the same: a dot armed whose plunge never went is
+	 * pending again there too, not left `sent` (uncertain at replay). */
+	{
+		char path[600], err[256], *text;
+		struct journal_replay r;
+		size_t k, unc = 0, pend = 0;
+		text = read_journal(path, sizeof(path));
+		free(text);
+		ASSERT_EQ(journal_replay(path, &r, err, sizeof(err)), 0);
+		for (k = 0; k < r.h.dots; k++) {
+			unc += r.fate[k] == JF_UNCERTAIN;
+			pend += r.fate[k] == JF_PENDING;
+		}
+		journal_replay_free(&r);
+		ASSERT_EQ(unc, c.uncertain);
+		ASSERT_EQ(pend, c.pending);
+	}
 
 	/* Resume delivers the rest; nothing twice. */
 	ASSERT_EQ(cmd(s, CTL_RESUME, NULL, msg, sizeof(msg)), 0);

@@ -3,9 +3,15 @@
  * whose port does not exist (and keeps retrying), answers every command over
  * ZeroMQ (refusing what needs a controller, with the state), takes a plan,
  * refuses a bad one with its line and keeps the previous, publishes status
- * at once to a new subscriber, survives SIGHUP, and exits 0 on SIGTERM.
+ * at once to a new subscriber, survives SIGHUP, and exits 0 on SIGTERM;
+ * tells systemd it is ready, alive and stopping (NOTIFY_SOCKET).
  * And a clinic's single feed: two daemons joined by `smpctl relay`.
  */
+#include <poll.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "e2e/e2e.h"
 
 TEST_T(smpd_without_controller, 60)
@@ -72,6 +78,82 @@ TEST_T(smpd_without_controller, 60)
 	ASSERT_EQ(e2e_wait_pid(e.smpd, 10), 0);
 	e.smpd = 0;
 	e2e_stop_all(&e);
+}
+
+/* Waits for a datagram on fd holding want; false after timeout_ms. */
+static bool
+notified(int fd, const char *want, int timeout_ms)
+{
+	double deadline = e2e_now() + timeout_ms / 1000.0;
+	char buf[256];
+
+	while (e2e_now() < deadline) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, want) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * systemd's protocol, spoken without libsystemd: READY=1 once serving,
+ * WATCHDOG=1 at half the period WATCHDOG_USEC asks for, STOPPING=1 on
+ * SIGTERM; to a socket path and to an abstract name ('@').
+ */
+TEST_T(smpd_notifies_systemd, 60)
+{
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		struct e2e e;
+		struct sockaddr_un sa;
+		socklen_t salen;
+		char name[108];
+		int fd;
+
+		e2e_init(&e);
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		if (round == 0) {
+			snprintf(name, sizeof(name), "%s/notify", e.dir);
+			snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+			salen = sizeof(sa);
+		} else {
+			snprintf(name, sizeof(name), "@smp-test-notify-%d",
+			    (int)getpid());
+			memcpy(sa.sun_path, name, strlen(name));
+			sa.sun_path[0] = '\0';
+			salen = (socklen_t)(offsetof(struct sockaddr_un,
+			    sun_path) + strlen(name));
+		}
+		fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+		ASSERT(fd >= 0);
+		ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, salen), 0);
+		setenv("NOTIFY_SOCKET", name, 1);
+		setenv("WATCHDOG_USEC", "200000", 1);
+		e2e_write_config(&e, NULL);
+		e2e_start_smpd(&e);
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("WATCHDOG_USEC");
+		ASSERT_MSG(notified(fd, "READY=1", 10000), "no READY=1 on %s",
+		    name);
+		ASSERT_MSG(notified(fd, "WATCHDOG=1", 1000), "no WATCHDOG=1");
+		ASSERT_MSG(notified(fd, "WATCHDOG=1", 1000), "one WATCHDOG=1 "
+		    "only");
+		kill(e.smpd, SIGTERM);
+		ASSERT_MSG(notified(fd, "STOPPING=1", 5000), "no STOPPING=1");
+		ASSERT_EQ(e2e_wait_pid(e.smpd, 10), 0);
+		e.smpd = 0;
+		close(fd);
+		e2e_stop_all(&e);
+	}
 }
 
 /* Gives a written configuration its own machine_id. */

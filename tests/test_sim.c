@@ -469,6 +469,41 @@ TEST(skin_log_and_summary)
 	unlink(sum);
 }
 
+/* Host-side starvation in the summary: the needle on, nothing to run and
+ * nothing from the host on the way; ended only by the host's next line. */
+TEST(host_starvation_in_summary)
+{
+	struct sim s;
+	char sum[128], *txt, *p;
+	const char *args[] = {"--speed", "1", "--summary", sum, NULL};
+	double t;
+
+	snprintf(sum, sizeof(sum), "/tmp/test_sim_starve.%d", getpid());
+	unlocked(&s, args);
+	/* Sent together: the controller never runs dry between them. */
+	sim_send(&s, "M3 S1000\nG0 X-1\nG0 X-2\n");
+	EXPECT(&s, "ok\r\nok\r\nok\r\n");
+	/* The 2 mm take about 0.1 s; then 0.3 s or more with nothing. */
+	usleep(400000);
+	sim_send(&s, "G0 X-3\nM5\n");
+	EXPECT(&s, "ok\r\nok\r\n");
+	/* Idle with the needle off is no starvation. */
+	usleep(200000);
+	sim_send(&s, "G0 X-4\nG4 P0\n");
+	EXPECT(&s, "ok\r\nok\r\n");
+	ASSERT_EQ(sim_stop(&s), 0);
+	txt = slurp(sum);
+	ASSERT_STR_CONTAINS(txt, "\"starved_n\":1,");
+	p = strstr(txt, "\"starved_s\":");
+	ASSERT_NOT_NULL(p);
+	t = strtod(p + 12, NULL);
+	ASSERT_MSG(t > 0.25 && t < 1.5, "starved_s %f", t);
+	p = strstr(txt, "\"starved_max_s\":");
+	ASSERT_NOT_NULL(p);
+	ASSERT_NEAR(strtod(p + 16, NULL), t, 1e-6);
+	unlink(sum);
+}
+
 TEST(link_symlink_and_reopen)
 {
 	struct sim s;
