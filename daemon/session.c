@@ -896,6 +896,12 @@ stream_arm(struct session *s)
 	if (m->check || m->next_arm >= m->tp.n ||
 	    armed(s) >= (size_t)s->cfg->max_dots_in_flight)
 		return 0;
+	/* At most one dot armed beyond the plunges sent: the flush for dot
+	 * k+2 then happens once the plunge of k+1 is out, while the
+	 * controller dwells, and not when dot k's dwell ok arrives, just
+	 * before the answer that frees the plunge of k+1. */
+	if (m->next_arm > m->next_plunge)
+		return 0;
 	idx = m->tp.d[m->next_arm].plan_index;
 	/* What is queued goes to the wire first: no line waits for the
 	 * disk. */

@@ -1747,6 +1747,18 @@ gsim_output_due(const struct gsim *g, double t)
 	    g->tx[g->thead].depart_s <= t;
 }
 
+int
+gsim_planned_blocks(const struct gsim *g)
+{
+	return motion_blocks(g->mot);
+}
+
+bool
+gsim_output_pending(const struct gsim *g)
+{
+	return g->tcount > 0;
+}
+
 size_t
 gsim_output(struct gsim *g, double t, uint8_t *buf, size_t cap)
 {

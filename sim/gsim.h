@@ -87,6 +87,11 @@ double gsim_next_event(const struct gsim *g);
 size_t gsim_output(struct gsim *g, double t_s, uint8_t *buf, size_t cap);
 /* Whether an answer is due by t_s. */
 bool gsim_output_due(const struct gsim *g, double t_s);
+/* Motion blocks queued, the executing one included. */
+int gsim_planned_blocks(const struct gsim *g);
+/* Whether answers are still queued for the wire (due now or later): the
+ * host cannot act on them before it has them. */
+bool gsim_output_pending(const struct gsim *g);
 /* Whether the host has given the controller work it has not finished
  * (bytes on the wire or buffered, or a line waiting to complete): time may
  * then jump ahead without waiting for the host. */

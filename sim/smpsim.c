@@ -6,8 +6,14 @@
  * time. With --speed N simulated time runs N times faster than the wall
  * clock. With --speed max it is a virtual clock: it jumps straight to the
  * next event whenever the host is waiting on the controller (bytes or a line
- * not yet answered), and otherwise gives the host a millisecond to speak
- * first, so that answers stay causally consistent with what the host sent.
+ * not yet answered) or answers are still on their way to it, and otherwise,
+ * once per batch of answers the host has received, gives it a millisecond
+ * to speak first, so that answers stay causally consistent with what the
+ * host sent. A host that stays silent through its turn is taken at its word
+ * until the next answer: the events in between (block ends, dwell steps)
+ * run without waiting, but for one last, longer turn before the last block
+ * queued ends (a host busy with a disk flush would on a machine still have
+ * the queued motion's time to answer).
  */
 #define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, ptsname */
 #include <errno.h>
@@ -32,6 +38,9 @@
 #include "sim/skin.h"
 
 #define MAX_WAIT_MS 1   /* --speed max: the host's turn to speak */
+#define DRY_WAIT_MS 50  /* ... and its last turn before the planner runs
+                           dry, which on a machine takes the motion still
+                           queued, hundreds of milliseconds */
 
 static volatile sig_atomic_t got_term, got_usr1;
 
@@ -440,7 +449,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "smpsim: speed %s, baud %d\n",
 		    max ? "max" : "real-time multiple", go.baud);
 
-	bool waited = false;
+	/* --speed max: the turns the host has let pass since the last answer
+	 * it received (0: it has news and gets its turn; 1: silent through
+	 * it; 2: silent through its last turn before the planner runs dry). */
+	int silent = 0;
 	while (!got_term) {
 		struct pollfd pfd[2];
 		int npfd = 0, timeout, rc;
@@ -464,6 +476,8 @@ main(int argc, char **argv)
 			    sizeof(l.out) - l.outlen);
 		if (l.host && l.outlen > 0) {
 			ssize_t w = write(l.fd, l.out, l.outlen);
+			if (w > 0)
+				silent = 0;   /* news: its turn again */
 			if (w > 0) {
 				memmove(l.out, l.out + w, l.outlen - (size_t)w);
 				l.outlen -= (size_t)w;
@@ -473,13 +487,17 @@ main(int argc, char **argv)
 		if (max) {
 			/* Never spin: a line blocked for good (a hold, a
 			 * critical alarm) has no next event to jump to. */
+			bool busy = gsim_host_waiting(g) ||
+			    gsim_output_pending(g);
+			bool last = gsim_planned_blocks(g) <= 1;
 			if ((l.host && gsim_output_due(g, now)) ||
-			    (isfinite(next) && gsim_host_waiting(g)))
+			    (isfinite(next) && (busy || silent >= 2 ||
+			    (silent == 1 && !last))))
 				timeout = 0;
 			else if (!isfinite(next))
 				timeout = 200;
 			else
-				timeout = MAX_WAIT_MS;
+				timeout = silent == 0 ? MAX_WAIT_MS : DRY_WAIT_MS;
 		} else {
 			double ms = isfinite(next) ?
 			    (next - now) / speed * 1e3 : 200;
@@ -557,16 +575,16 @@ main(int argc, char **argv)
 			}
 		}
 		if (max && !got_input && isfinite(next)) {
-			if (gsim_host_waiting(g) || waited) {
-				gsim_run(g, gsim_host_waiting(g) ? INFINITY :
-				    next, true);
-				waited = false;
-			} else {
-				waited = timeout > 0;
-			}
+			/* The host's turn ran out without a word: silent until
+			 * it hears something new. */
+			if (timeout > 0 && rc == 0 && silent < 2)
+				silent++;
+			if (gsim_host_waiting(g))
+				gsim_run(g, INFINITY, true);
+			else if (gsim_output_pending(g) || silent >= 2 ||
+			    (silent == 1 && gsim_planned_blocks(g) > 1))
+				gsim_run(g, next, true);
 		}
-		if (got_input)
-			waited = false;
 	}
 	if (!max)
 		gsim_run(g, sim0 + (mono() - wall0) * speed, false);

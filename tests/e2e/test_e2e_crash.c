@@ -175,7 +175,7 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 	bool done = false;
 	size_t from;
 
-	begin(&e, 50, 40);
+	begin(&e, 80, 60);
 	while (!done) {
 		/* Let it run a random while, then kill it mid-flight. */
 		double until = e2e_now() + 0.02 + (rand_r(&seed) % 200) / 1000.0;
