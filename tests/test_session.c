@@ -555,6 +555,60 @@ TEST(session_refuses_with_state_and_reason)
 	session_destroy(&s);
 }
 
+/*
+ * Every malformed or untimely command is refused with its code and a reason
+ * naming the field or the state, and changes nothing: the state stays, no
+ * byte goes to the controller.
+ */
+TEST(session_refusals_change_nothing)
+{
+	static const struct {
+		enum ctl_cmd cmd;
+		const char *args;     /* JSON, or NULL */
+		const char *code, *words;
+	} bad[] = {
+		{ CTL_PREFLIGHT, NULL, "no_origin", "origin" },
+		{ CTL_SET_ORIGIN, "{\"wco\": \"here\"}", "bad_request", "wco" },
+		{ CTL_SET_ORIGIN, "{\"wco\": [1, \"a\", 3]}", "bad_request",
+		    "wco[1]" },
+		{ CTL_SET_ORIGIN, "{\"wco\": [1, 2]}", "bad_request", "wco" },
+		{ CTL_JOG, "{\"x\": \"a\"}", "bad_request", "x: not a number" },
+		{ CTL_JOG, "{\"x\": 1, \"feed\": 0}", "bad_request", "feed" },
+		{ CTL_JOG, "{\"x\": 1, \"feed\": 20000}", "bad_request", "feed" },
+		{ CTL_JOG, "{}", "bad_request", "at least one" },
+		{ CTL_JOG, "{\"x\": 1000}", "out_of_envelope", "envelope" },
+		{ CTL_REDO, "{\"ids\": [1]}", "bad_state", "state loaded" },
+		{ CTL_START, NULL, "bad_state", "state loaded" },
+		{ CTL_PAUSE, NULL, "bad_state", "state loaded" },
+		{ CTL_RESUME, NULL, "bad_state", "state loaded" },
+	};
+	struct session *s = setup(false);
+	char msg[600];
+	size_t i, lines;
+
+	link_up(s);
+	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
+	    "format", "csv"), msg, sizeof(msg)), 0);
+	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
+	run_until(s, SS_LOADED, 50);
+	step(s);
+	lines = F.nlines;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *args = NULL;
+		if (bad[i].args != NULL)
+			ASSERT_NOT_NULL(args = json_loads(bad[i].args, 0,
+			    NULL));
+		ASSERT_MSG(cmd(s, bad[i].cmd, args, msg, sizeof(msg)) == -1,
+		    "case %zu accepted", i);
+		ASSERT_STR_CONTAINS(msg, bad[i].code);
+		ASSERT_STR_CONTAINS(msg, bad[i].words);
+		step(s);
+		ASSERT_EQ(session_state(s), SS_LOADED);
+		ASSERT_EQ(F.nlines, lines);
+	}
+	session_destroy(&s);
+}
+
 TEST(session_bad_plan_keeps_previous)
 {
 	struct session *s = setup(false);
@@ -899,10 +953,22 @@ TEST(session_redo_and_ack)
 	{
 		json_int_t id = json_integer_value(json_array_get(
 		    json_object_get(reply, "ids"), 0));
-		/* A dot that is not uncertain cannot be redone. */
+		/* A dot that is not uncertain cannot be redone, nor one
+		 * that does not exist, nor ids that are not ids. */
 		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[i]}", "ids", NDOTS), msg,
 		    sizeof(msg)), -1);
 		ASSERT_STR_CONTAINS(msg, "not uncertain");
+		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[i]}", "ids", 99999),
+		    msg, sizeof(msg)), -1);
+		ASSERT_STR_CONTAINS(msg, "not_uncertain");
+		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:s}", "ids", "x"), msg,
+		    sizeof(msg)), -1);
+		ASSERT_STR_CONTAINS(msg, "bad_request");
+		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[f]}", "ids", 1.5), msg,
+		    sizeof(msg)), -1);
+		ASSERT_STR_CONTAINS(msg, "ids[0]");
+		ASSERT_EQ(cmd(s, CTL_ACK_UNCERTAIN, json_pack("{s:[i]}", "ids",
+		    99999), msg, sizeof(msg)), -1);
 		ASSERT_EQ(cmd(s, CTL_REDO, json_pack("{s:[I]}", "ids", id), msg,
 		    sizeof(msg)), 0);
 	}
