@@ -429,7 +429,7 @@ main(int argc, char **argv)
 	}
 	printf("%-8s %8s %7s %7s %7s %7s %7s %7s | %6s %6s %6s | %5s %8s | "
 	    "%6s %7s | %11s %s\n", "plan", "dots", "parse", "valid", "order",
-	    "tpath", "emit", "total", "hilb", "local", "final", "B/dot", "est_s",
+	    "tpath", "emit", "total", "start", "local", "final", "B/dot", "est_s",
 	    "loc_s", "kicks", "path_mm", "/ref");
 	printf("%-8s %8s %7s %7s %7s %7s %7s %7s | %20s | %5s\n", "", "",
 	    "s", "s", "s", "s", "s", "s", "path / MST bound", "");
