@@ -1017,7 +1017,7 @@ greedy(struct ord *o)
 		}
 	}
 	joined = take_edges(e, ne, adj, par);
-	while (joined + 1 < ng) {
+	for (int round = 0; joined + 1 < ng && round < 64; round++) {
 		nend = 0;
 		for (i = 0; i < ng; i++)
 			if (adj[2 * i + 1] == UINT32_MAX) {
@@ -1028,11 +1028,13 @@ greedy(struct ord *o)
 			}
 		if (knn(exy, nend, enb, NULL) < 0)
 			goto done;
+		/* both directions: the nearest link between two fragments is
+		 * in the list of at least one of its ends, not always both */
 		ne = 0;
 		for (i = 0; i < nend; i++)
 			for (int k = 0; k < K; k++) {
 				uint32_t j = enb[i * K + k];
-				if (j == UINT32_MAX || j <= i)
+				if (j == UINT32_MAX)
 					continue;
 				e[ne].a = ends[i];
 				e[ne].b = ends[j];
@@ -1040,6 +1042,31 @@ greedy(struct ord *o)
 				ne++;
 			}
 		joined += take_edges(e, ne, adj, par);
+	}
+	/* Each round takes a good share of the links left; should a
+	 * pathological plan leave fragments after 64, they are chained in
+	 * node order (par is not updated: only the walk below follows). */
+	if (joined + 1 < ng) {
+		uint32_t *fa = ends, *fb = enb, last = UINT32_MAX;
+		for (i = 0; i < ng; i++)
+			fa[i] = fb[i] = UINT32_MAX;
+		for (i = 0; i < ng; i++)
+			if (adj[2 * i + 1] == UINT32_MAX) {
+				uint32_t r = uf_find(par, (uint32_t)i);
+				if (fa[r] == UINT32_MAX)
+					fa[r] = (uint32_t)i;
+				else
+					fb[r] = (uint32_t)i;
+			}
+		for (i = 0; i < ng; i++) {
+			uint32_t r = uf_find(par, (uint32_t)i);
+			if (fa[r] != i)
+				continue;
+			if (last != UINT32_MAX)
+				link_nodes(adj, last, (uint32_t)i);
+			/* a lone dot is both ends of its fragment */
+			last = fb[r] != UINT32_MAX ? fb[r] : (uint32_t)i;
+		}
 	}
 	/* walk the path from one end, then close it into the cycle */
 	for (cur = 0; adj[2 * cur + 1] != UINT32_MAX; cur++)
