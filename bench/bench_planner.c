@@ -242,8 +242,10 @@ bench_one(const char *kind, size_t n)
 		start[0] = fmin(start[0], p->dots[i].x_mm);
 		start[1] = fmin(start[1], p->dots[i].y_mm);
 	}
-	if (write_dir != NULL && write_plan(name, &b, start) < 0)
+	if (write_dir != NULL && write_plan(name, &b, start) < 0) {
+		free(order);
 		return -1;
+	}
 	t0 = now_s();
 	if (order == NULL || order_plan(p, start, cfg.seed, 0, order,
 	    &ost) < 0) {

@@ -1101,7 +1101,7 @@ done:
 static double
 node_x(const struct plan *p, const double *start_xy, size_t i, int c)
 {
-	if (i == p->n)
+	if (start_xy != NULL && i == p->n)
 		return start_xy[c];
 	return c ? p->dots[i].y_mm : p->dots[i].x_mm;
 }

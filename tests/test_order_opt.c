@@ -231,9 +231,9 @@ grid_path(size_t w, size_t h, double a, uint64_t seed)
 
 	/* dot 0 is the corner (0, 0); the others in a scrambled order */
 	for (size_t i = 0; i < n; i++) {
-		size_t k = (i * 7919) % n;
-		struct dot d = { .x_mm = (double)(k % w) * a,
-		    .y_mm = (double)(k / w) * a, .depth_mm = 0.5 };
+		size_t k = (i * 7919) % n, col = k % w, row = k / w;
+		struct dot d = { .x_mm = (double)col * a,
+		    .y_mm = (double)row * a, .depth_mm = 0.5 };
 		plan_push(p, &d);
 	}
 	ASSERT_EQ(order_plan(p, NULL, seed, 0, o, NULL), 0);
