@@ -428,8 +428,6 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 #undef HIT
 }
 
-
-
 /*
  * Lin-Kernighan from t1 with 3-opt steps: if no step closes with a gain,
  * the most promising one is made anyway and the search goes on from the
@@ -612,7 +610,6 @@ cmp_u64(const void *a, const void *b)
 
 	return x < y ? -1 : x > y;
 }
-
 
 /* Position k of the part (the whole cycle when there are no parts). */
 static size_t
