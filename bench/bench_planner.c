@@ -7,6 +7,13 @@
  *                                     sample.csv and small.csv (the files in
  *                                     examples/plans; fixed seed, so the
  *                                     output is the same every time)
+ *   --write-plans DIR                 also writes each generated plan as
+ *                                     DIR/<kind>-<size>.csv, with the start
+ *                                     point in a "# start X,Y" line, for an
+ *                                     outside solver (docs/planner.md, LKH)
+ *   --ref FILE                        lines "<kind>-<size>,<length mm>" (a
+ *                                     best known open path from the start,
+ *                                     e.g. LKH-3's): prints our path over it
  *
  * For each size and kind (scalp-like: jittered 40/cm^2 grid thinned to
  * 20-40 dots/cm^2 with a feathered edge; uniform random) it generates a plan
@@ -31,6 +38,10 @@
 #include "planner/toolpath.h"
 
 static uint64_t rng_state;
+
+/* Options shared by every plan of a run. */
+static const char *write_dir;  /* --write-plans DIR, or NULL */
+static const char *ref_file;   /* --ref FILE, or NULL */
 
 static double
 urand(void)
@@ -126,6 +137,57 @@ gen_uniform(struct buf *b, size_t n)
 		    (urand() - 0.5) * side);
 }
 
+/* The reference length of plan `name` in ref_file, or -1 if none. */
+static double
+ref_length(const char *name)
+{
+	FILE *f;
+	char line[256];
+	double len = -1;
+	size_t nl = strlen(name);
+
+	if (ref_file == NULL)
+		return -1;
+	f = fopen(ref_file, "r");
+	if (f == NULL) {
+		perror(ref_file);
+		exit(1);
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *end;
+		double v;
+		if (strncmp(line, name, nl) != 0 || line[nl] != ',')
+			continue;
+		v = strtod(line + nl + 1, &end);
+		if (end != line + nl + 1 && v > 0)
+			len = v;
+	}
+	fclose(f);
+	return len;
+}
+
+/* The plan as generated, for a reference solver outside this tree. */
+static int
+write_plan(const char *name, const struct buf *b, const double *start)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.csv", write_dir, name);
+	f = fopen(path, "w");
+	if (f == NULL) {
+		perror(path);
+		return -1;
+	}
+	/* exact: the start is the least x and y of 3-decimal dots */
+	fprintf(f, "# start %.3f,%.3f\n", start[0], start[1]);
+	if (fwrite(b->p, 1, b->n, f) != b->n || fclose(f) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 bench_one(const char *kind, size_t n)
 {
@@ -139,9 +201,9 @@ bench_one(const char *kind, size_t n)
 	struct gcode_line l[GCODE_MAX_LINES_PER_DOT];
 	struct order_stats ost;
 	uint32_t *order;
-	double t0, tparse, tval, tord, ttp, temit, mst, start[3], est;
+	double t0, tparse, tval, tord, ttp, temit, mst, start[3], est, ref;
 	size_t bytes = 0;
-	char err[256];
+	char err[256], name[64], refs[16];
 
 	pconfig_defaults(&cfg);
 	for (int a = 0; a < 2; a++) {
@@ -156,6 +218,7 @@ bench_one(const char *kind, size_t n)
 		gen_scalp(&b, n);
 	else
 		gen_uniform(&b, n);
+	snprintf(name, sizeof(name), "%s-%zu", kind, n);
 	dl = diag_list_new(20, kind);
 	t0 = now_s();
 	p = plan_read_csv_mem(b.p, b.n, kind, &cfg, dl);
@@ -178,6 +241,10 @@ bench_one(const char *kind, size_t n)
 	for (size_t i = 0; i < p->n; i++) {
 		start[0] = fmin(start[0], p->dots[i].x_mm);
 		start[1] = fmin(start[1], p->dots[i].y_mm);
+	}
+	if (write_dir != NULL && write_plan(name, &b, start) < 0) {
+		free(order);
+		return -1;
 	}
 	t0 = now_s();
 	if (order == NULL || order_plan(p, start, cfg.seed, 0, order,
@@ -212,11 +279,17 @@ bench_one(const char *kind, size_t n)
 	temit = now_s() - t0;
 	est = estimate_toolpath(&tp, &cfg, NULL);
 	mst = order_mst_length(p);
+	ref = ref_length(name);
+	if (ref > 0)
+		snprintf(refs, sizeof(refs), "%.4f", ost.final_mm / ref);
+	else
+		snprintf(refs, sizeof(refs), "-");
 	printf("%-8s %8zu %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f | %6.3f %6.3f "
-	    "%6.3f | %5.1f %8.0f | %.3f %lu\n", kind, p->n, tparse, tval, tord, ttp,
-	    temit, tparse + tval + tord + ttp + temit, ost.initial_mm / mst,
-	    ost.local_mm / mst, ost.final_mm / mst, (double)bytes /
-	    (double)p->n, est, ost.local_s, ost.kicks);
+	    "%6.3f | %5.1f %8.0f | %6.3f %7lu | %11.3f %s\n", kind, p->n,
+	    tparse, tval, tord, ttp, temit, tparse + tval + tord + ttp + temit,
+	    ost.initial_mm / mst, ost.local_mm / mst, ost.final_mm / mst,
+	    (double)bytes / (double)p->n, est, ost.local_s, ost.kicks,
+	    ost.final_mm, refs);
 	fflush(stdout);
 	toolpath_free(&tp);
 	free(order);
@@ -331,18 +404,35 @@ int
 main(int argc, char **argv)
 {
 	size_t sizes[8] = { 10000, 100000 };
-	int ns = 2;
+	int ns = 0;
 
 	if (argc == 3 && strcmp(argv[1], "--gen-sample") == 0)
 		return gen_sample(argv[2]) < 0;
-	if (argc > 1) {
-		ns = 0;
-		for (int i = 1; i < argc && ns < 8; i++)
-			sizes[ns++] = strtoul(argv[i], NULL, 10);
+	for (int i = 1; i < argc; i++) {
+		char *end;
+		if (strcmp(argv[i], "--write-plans") == 0 && i + 1 < argc)
+			write_dir = argv[++i];
+		else if (strcmp(argv[i], "--ref") == 0 && i + 1 < argc)
+			ref_file = argv[++i];
+		else if (ns < 8 && (sizes[ns] = strtoul(argv[i], &end, 10)) >
+		    0 && *end == '\0')
+			ns++;
+		else {
+			fprintf(stderr, "usage: bench_planner [--write-plans DIR]"
+			    " [--ref FILE] [SIZES...]\n       bench_planner "
+			    "--gen-sample DIR\n");
+			return 2;
+		}
 	}
-	printf("%-8s %8s %7s %7s %7s %7s %7s %7s | %6s %6s %6s | %5s %8s\n",
-	    "plan", "dots", "parse", "valid", "order", "tpath", "emit",
-	    "total", "hilb", "local", "final", "B/dot", "est_s");
+	if (ns == 0) {
+		sizes[0] = 10000;
+		sizes[1] = 100000;
+		ns = 2;
+	}
+	printf("%-8s %8s %7s %7s %7s %7s %7s %7s | %6s %6s %6s | %5s %8s | "
+	    "%6s %7s | %11s %s\n", "plan", "dots", "parse", "valid", "order",
+	    "tpath", "emit", "total", "start", "local", "final", "B/dot", "est_s",
+	    "loc_s", "kicks", "path_mm", "/ref");
 	printf("%-8s %8s %7s %7s %7s %7s %7s %7s | %20s | %5s\n", "", "",
 	    "s", "s", "s", "s", "s", "s", "path / MST bound", "");
 	for (int i = 0; i < ns; i++) {
