@@ -26,11 +26,14 @@ start_session(struct e2e *e, int nx, int ny)
 	e2e_ok(e, "start", NULL);
 }
 
-/* smpsim and smpd up, and a session of nx * ny dots started. */
+/* smpsim (with sim_args, may be NULL) and smpd up, and a session of
+ * nx * ny dots started. */
 static void
-begin(struct e2e *e, int nx, int ny)
+begin(struct e2e *e, int nx, int ny, const char *sim_args)
 {
 	e2e_init(e);
+	if (sim_args != NULL)
+		snprintf(e->sim_args, sizeof(e->sim_args), "%s", sim_args);
 	e2e_start_sim(e);
 	e2e_write_config(e, NULL);
 	e2e_start_smpd(e);
@@ -115,7 +118,7 @@ TEST_T(e2e_sigterm_stops_safely_and_resumes, 150)
 	struct e2e e;
 	int rc;
 
-	begin(&e, 12, 10);
+	begin(&e, 12, 10, NULL);
 	while (e.dots_seen < 30)
 		e2e_pump(&e, 100);
 	kill(e.smpd, SIGTERM);
@@ -175,7 +178,10 @@ TEST_T(e2e_sigkill_at_random_moments, 280)
 	bool done = false;
 	size_t from;
 
-	begin(&e, 80, 60);
+	/* A fixed pace (200x real time: about 2 dots per 10 ms), so that the
+	 * 22 kills land across the session however fast this machine runs
+	 * it at --speed max. */
+	begin(&e, 50, 40, "--speed 200");
 	while (!done) {
 		/* Let it run a random while, then kill it mid-flight. */
 		double until = e2e_now() + 0.02 + (rand_r(&seed) % 200) / 1000.0;
@@ -233,7 +239,7 @@ TEST_T(e2e_sigkill_guard_stops_the_needle, 150)
 	double t_off;
 	int events = 0;
 
-	begin(&e, 12, 10);
+	begin(&e, 12, 10, NULL);
 	while (e.dots_seen < 20)
 		e2e_pump(&e, 20);
 	ASSERT(skin_needle_on(&e, &events));
