@@ -179,6 +179,8 @@ main(int argc, char **argv)
 	printf("(CPU time of this process)\n");
 	printf("status parse:        %8.0f ns/report  %10.0f reports/s\n",
 	    dt / (double)iters * 1e9, (double)iters / dt);
+	printf("figure: GRBL status report parse | %.0f ns\n",
+	    dt / (double)iters * 1e9);
 
 	/* A controller's stream: reports, answers, messages. */
 	while (slen + 200 < sizeof(stream)) {

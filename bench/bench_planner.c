@@ -290,6 +290,11 @@ bench_one(const char *kind, size_t n)
 	    ost.initial_mm / mst, ost.local_mm / mst, ost.final_mm / mst,
 	    (double)bytes / (double)p->n, est, ost.local_s, ost.kicks,
 	    ost.final_mm, refs);
+	/* One line for scripts/bench.sh's closing table. */
+	printf("figure: plan step, %s %zu dots | %.2f s; path %.3f x MST%s%s; "
+	    "%.1f B/dot\n", kind, p->n, tparse + tval + tord + ttp + temit,
+	    ost.final_mm / mst, ref > 0 ? ", x LKH-3 " : "", ref > 0 ? refs :
+	    "", (double)bytes / (double)p->n);
 	fflush(stdout);
 	toolpath_free(&tp);
 	free(order);

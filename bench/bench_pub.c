@@ -179,6 +179,9 @@ run(const char *label, const char *ep)
 		    "%.3f ms  (pub_send alone: mean %.1f us)\n", label, got,
 		    lat[got / 2] / 1e6, lat[(int)(got * 0.99)] / 1e6,
 		    lat[got - 1] / 1e6, t_send / SAMPLES / 1e3);
+		printf("figure: status report to a subscriber, %s | median "
+		    "%.3f ms, p99 %.3f ms\n", label, lat[got / 2] / 1e6,
+		    lat[(int)(got * 0.99)] / 1e6);
 	} else
 		printf("%-14s no samples received\n", label);
 	/* Burst: how fast pub_send goes with a subscriber that keeps up or

@@ -137,6 +137,10 @@ starvation(int dots, const char *summary, const char *how)
 	    (long long)json_integer_value(json_object_get(sum, "starved_n")),
 	    json_number_value(json_object_get(sum, "starved_s")),
 	    json_number_value(json_object_get(sum, "starved_max_s")));
+	printf("figure: host-side starvation, %d dots (%s) | %lld times, "
+	    "%.3f s\n", dots, how,
+	    (long long)json_integer_value(json_object_get(sum, "starved_n")),
+	    json_number_value(json_object_get(sum, "starved_s")));
 	json_decref(sum);
 }
 
@@ -171,6 +175,10 @@ whole(int dots, const char *speed, bool cpu_figures)
 		    est > 0 ? (cpu - cpu0) / (est / 3600) : 0);
 		printf("  %d dots: smpd peak RSS %.1f MB\n", dots,
 		    hwm / 1024.0);
+		printf("figure: smpd + smpsim, %d-dot session at --speed max | "
+		    "%.1f s wall for %.2f h; smpd CPU %.1f s per machine hour, "
+		    "peak RSS %.1f MB\n", dots, wall, est / 3600, est > 0 ?
+		    (cpu - cpu0) / (est / 3600) : 0, hwm / 1024.0);
 	}
 	e2e_stop_all(&e);
 	starvation(dots, summary, strcmp(speed, "max") == 0 ?
@@ -193,6 +201,13 @@ big(int dots)
 	printf("  %d dots: started (estimate %.1f h), %zu delivered so far\n",
 	    dots, est / 3600, e.dots_seen);
 	memory(&e, dots, "start and 3 s of streaming");
+	{
+		double cpu;
+		long hwm, rss;
+		proc_usage(e.smpd, &cpu, &hwm, &rss);
+		printf("figure: smpd peak RSS, %d-dot plan loaded, preflighted, "
+		    "streaming | %.1f MB\n", dots, hwm / 1024.0);
+	}
 	e2e_stop_all(&e);
 }
 
