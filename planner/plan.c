@@ -130,6 +130,21 @@ plan_destroy(struct plan **pp)
 	*pp = NULL;
 }
 
+/* Gives back the unused tail of the dots' array (up to half of it, from the
+ * doubling in plan_push): the plan is held for a whole session. */
+static void
+plan_fit(struct plan *p)
+{
+	struct dot *nd;
+
+	if (p->n == 0 || p->n == p->cap)
+		return;
+	if ((nd = realloc(p->dots, p->n * sizeof(*nd))) != NULL) {
+		p->dots = nd;
+		p->cap = p->n;
+	}
+}
+
 int
 plan_push(struct plan *p, const struct dot *d)
 {
@@ -514,6 +529,7 @@ plan_read_csv_mem(const char *buf, size_t len, const char *source,
 	}
 	if (dl->errors > errs0)
 		goto fail;
+	plan_fit(p);
 	return p;
 fail:
 	plan_destroy(&p);
@@ -738,6 +754,7 @@ plan_read_json_mem(const char *buf, size_t len, const char *source,
 	if (dl->errors > errs0)
 		goto fail;
 	json_decref(root);
+	plan_fit(p);
 	return p;
 fail:
 	json_decref(root);
