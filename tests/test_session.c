@@ -7,6 +7,7 @@
  * again against smpsim in the end-to-end tests.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 
 #include "daemon/journal.h"
@@ -982,6 +983,62 @@ TEST(session_redo_and_ack)
 	run_until(s, SS_COMPLETED, 2000);
 	session_counts(s, &c);
 	ASSERT_EQ(c.delivered + c.acked, NDOTS);
+	session_destroy(&s);
+}
+
+/*
+ * A journal that stops taking writes (a full disk, a dead SD card) stops
+ * the run the safe way: no plunge goes out that the journal has not
+ * recorded first, the needle goes off, and the session ends faulted. The
+ * failure is made real: the journal's descriptor is replaced under it by
+ * /dev/full, whose writes fail with ENOSPC.
+ */
+TEST(session_journal_failure_is_a_safe_stop)
+{
+	struct session *s = setup(false);
+	struct session_counts c;
+	char msg[600], link[512], path[64];
+	size_t plunges_before = 0, plunges_after = 0, i, mark;
+	struct dirent *de;
+	DIR *d;
+	int full, jfd = -1;
+
+	ready(s);
+	ASSERT_EQ(cmd(s, CTL_START, NULL, msg, sizeof(msg)), 0);
+	for (i = 0; i < 2000 && F.dots < 10; i++)
+		step(s);
+	ASSERT_EQ(session_state(s), SS_RUNNING);
+	ASSERT_NOT_NULL(d = opendir("/proc/self/fd"));
+	while ((de = readdir(d)) != NULL) {
+		ssize_t n;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strstr(link, ".journal") != NULL)
+			jfd = atoi(de->d_name);
+	}
+	closedir(d);
+	ASSERT(jfd >= 0);
+	ASSERT((full = open("/dev/full", O_WRONLY)) >= 0);
+	ASSERT_EQ(dup2(full, jfd), jfd);
+	close(full);
+	mark = F.nlines;
+	for (i = 0; i < mark; i++)
+		plunges_before += strncmp(F.lines[i], "G1", 2) == 0 &&
+		    strchr(F.lines[i], 'Z') != NULL;
+	run_until(s, SS_FAULTED, 2000);
+	for (i = mark; i < F.nlines; i++)
+		plunges_after += strncmp(F.lines[i], "G1", 2) == 0 &&
+		    strchr(F.lines[i], 'Z') != NULL;
+	/* At most the plunges already armed (journalled) went out. */
+	ASSERT_LE(plunges_after, (size_t)cfg.max_dots_in_flight);
+	ASSERT_GT(plunges_before, 0);
+	session_counts(s, &c);
+	ASSERT(!c.needle_on);
+	ASSERT_LT(c.delivered, NDOTS);
+	ASSERT_GE(count_lines("M5"), 2);
 	session_destroy(&s);
 }
 
