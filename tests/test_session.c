@@ -302,6 +302,10 @@ make_plan(void)
 		    0.5 + 0.1 * (i % 4));
 }
 
+static void ready_loaded(struct session *s);
+
+/* Link up, the grid plan loaded inline, then homed, origin set and
+ * preflighted: SS_READY. */
 static void
 ready(struct session *s)
 {
@@ -312,6 +316,15 @@ ready(struct session *s)
 	ASSERT_EQ(session_state(s), SS_IDLE);
 	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s, s:s}", "text", plan_text,
 	    "format", "csv"), msg, sizeof(msg)), 0);
+	ready_loaded(s);
+}
+
+/* From SS_LOADED: homed, origin set, over the origin, preflighted. */
+static void
+ready_loaded(struct session *s)
+{
+	char msg[600];
+
 	ASSERT_EQ(session_state(s), SS_LOADED);
 	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
 	ASSERT_EQ(session_state(s), SS_HOMING);
@@ -498,18 +511,7 @@ TEST(session_start_copies_the_plan_file_and_refuses_a_changed_one)
 	fclose(f);
 	ASSERT_EQ(cmd(s, CTL_LOAD, json_pack("{s:s}", "plan", path), msg,
 	    sizeof(msg)), 0);
-	ASSERT_EQ(cmd(s, CTL_HOME, NULL, msg, sizeof(msg)), 0);
-	run_until(s, SS_LOADED, 50);
-	ASSERT_EQ(cmd(s, CTL_SET_ORIGIN, json_pack("{s:[f,f,f]}", "wco", -50.0,
-	    -50.0, -20.0), msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
-	ASSERT_EQ(cmd(s, CTL_JOG, json_pack("{s:f, s:f, s:f}", "x", 0.0, "y",
-	    0.0, "z", 3.0), msg, sizeof(msg)), 0);
-	step(s);
-	step(s);
-	ASSERT_EQ(cmd(s, CTL_PREFLIGHT, NULL, msg, sizeof(msg)), 0);
-	run_until(s, SS_READY, 500);
+	ready_loaded(s);
 	/* One byte changes after load: the session must not run it. */
 	ASSERT_NOT_NULL(f = fopen(path, "a"));
 	fputs("# edited\n", f);

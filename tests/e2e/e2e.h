@@ -423,6 +423,27 @@ e2e_prepare_machine(struct e2e *e)
 	e2e_wait_idle(e, 20);
 }
 
+/* Loads e->plan, prepares the machine, preflights (which must pass) and
+ * starts. Returns the index in e->events from before the preflight, for
+ * waiting on the session's end. */
+static inline size_t
+e2e_load_and_start(struct e2e *e)
+{
+	size_t from;
+	json_t *ev;
+
+	e2e_ok(e, "load", json_pack("{s:s}", "plan", e->plan));
+	e2e_prepare_machine(e);
+	from = json_array_size(e->events);
+	e2e_ok(e, "preflight", NULL);
+	ev = e2e_wait_event(e, "done", "preflight", &from, 120);
+	ASSERT_MSG(json_is_true(json_object_get(ev, "ok")), "preflight: %s",
+	    json_string_value(json_object_get(ev, "message")));
+	e2e_wait_state(e, "ready", 5);
+	e2e_ok(e, "start", NULL);
+	return from;
+}
+
 /* Writes a grid plan of nx*ny dots, spacing step mm, centred on 0. */
 static inline void
 e2e_write_plan(const char *path, int nx, int ny, double step)

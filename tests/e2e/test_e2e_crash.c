@@ -11,19 +11,8 @@
 static void
 start_session(struct e2e *e, int nx, int ny)
 {
-	size_t from;
-	json_t *ev;
-
 	e2e_write_plan(e->plan, nx, ny, 1.0);
-	e2e_ok(e, "load", json_pack("{s:s}", "plan", e->plan));
-	e2e_prepare_machine(e);
-	from = json_array_size(e->events);
-	e2e_ok(e, "preflight", NULL);
-	ev = e2e_wait_event(e, "done", "preflight", &from, 120);
-	ASSERT_MSG(json_is_true(json_object_get(ev, "ok")), "preflight: %s",
-	    json_string_value(json_object_get(ev, "message")));
-	e2e_wait_state(e, "ready", 5);
-	e2e_ok(e, "start", NULL);
+	(void)e2e_load_and_start(e);
 }
 
 /* smpsim (with sim_args, may be NULL) and smpd up, and a session of

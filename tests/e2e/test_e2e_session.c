@@ -105,14 +105,7 @@ TEST_T(e2e_controller_never_waits_for_smpd, 120)
 	e2e_start_smpd(&e);
 	e2e_connect(&e);
 	e2e_write_plan(e.plan, 12, 10, 1.0);
-	e2e_ok(&e, "load", json_pack("{s:s}", "plan", e.plan));
-	e2e_prepare_machine(&e);
-	from = json_array_size(e.events);
-	e2e_ok(&e, "preflight", NULL);
-	ev = e2e_wait_event(&e, "done", "preflight", &from, 60);
-	ASSERT(json_is_true(json_object_get(ev, "ok")));
-	e2e_wait_state(&e, "ready", 5);
-	e2e_ok(&e, "start", NULL);
+	from = e2e_load_and_start(&e);
 	ev = e2e_wait_event(&e, "session_end", NULL, &from, 90);
 	ASSERT_STR_EQ(json_string_value(json_object_get(ev, "result")),
 	    "completed");
