@@ -66,8 +66,7 @@ struct ord {
 	uint32_t s, d;       /* the start and the dummy */
 	double *xy;          /* 2 per node with a position */
 	uint32_t *t, *pos;
-	uint32_t *nb;        /* K per node with a position */
-	double *nbd;         /* their distances (NULL: not kept) */
+	uint32_t *nb;        /* K per node with a position, nearest first */
 	uint32_t *queue;
 	uint8_t *inq;
 	size_t qh, qn;       /* ring buffer head and count */
@@ -85,16 +84,32 @@ struct ord {
 	uint64_t rng;
 };
 
+/* Distance between two nodes with a position: the expression knn() sorts
+ * the neighbour lists by, so a length computed here again is the same
+ * double bit for bit (and the lists need not keep theirs: 64 bytes a
+ * node). */
+static inline double
+pdist(const double *xy, size_t a, size_t b)
+{
+	double dx = xy[2 * a] - xy[2 * b], dy = xy[2 * a + 1] - xy[2 * b + 1];
+
+	return sqrt(dx * dx + dy * dy);
+}
+
 static inline double
 dist(const struct ord *o, uint32_t a, uint32_t b)
 {
-	double dx, dy;
-
 	if (a == o->d || b == o->d)
 		return 0;
-	dx = o->xy[2 * a] - o->xy[2 * b];
-	dy = o->xy[2 * a + 1] - o->xy[2 * b + 1];
-	return sqrt(dx * dx + dy * dy);
+	return pdist(o->xy, a, b);
+}
+
+/* Distance from v (not the dummy) to its nearest neighbour: every node
+ * has one, the plan having at least three nodes with a position. */
+static inline double
+nearest(const struct ord *o, uint32_t v)
+{
+	return pdist(o->xy, v, o->nb[(size_t)v * K]);
 }
 
 static uint64_t
@@ -329,7 +344,7 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 #define KEEP(k, a, b, c, d_, e, f, gg) do {                                   \
 	double g_ = (gg);                                                     \
 	uint32_t l_ = (k) == MV_2OPT ? (d_) : (f);                            \
-	if (g_ > best->g && l_ != o->d && g_ > o->nbd[(size_t)l_ * K] &&      \
+	if (g_ > best->g && l_ != o->d && g_ > nearest(o, l_) &&                \
 	    near(o, a, c) && ((k) == MV_2OPT || near(o, a, e))) {             \
 		best->kind = (k);                                             \
 		best->t[1] = (a); best->t[2] = (b); best->t[3] = (c);         \
@@ -350,7 +365,7 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 		double g1;
 		if (t3 == UINT32_MAX)
 			break;
-		g1 = G - o->nbd[(size_t)t2 * K + k3];
+		g1 = G - pdist(o->xy, t2, t3);
 		if (g1 <= EPS)
 			break;
 		if (OUT(t3) || t3 == SUC(t2) || t3 == PRE(t2))
@@ -374,7 +389,7 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 				double g2;
 				if (t5 == UINT32_MAX)
 					break;
-				g2 = g1b - o->nbd[(size_t)t4 * K + k5];
+				g2 = g1b - pdist(o->xy, t4, t5);
 				if (g2 <= EPS)
 					break;
 				if (OUT(t5) || t5 == t1 || t5 == t3 ||
@@ -510,11 +525,11 @@ local_search(struct ord *o)
 	}
 }
 
-/* The K nearest of n points (xy interleaved) for each, through a grid of
- * about 2 points a cell; nbd (may be NULL) gets their distances, and a
- * list with fewer than K points ends in UINT32_MAX / INFINITY. */
+/* The K nearest of n points (xy interleaved) for each, nearest first (by
+ * pdist(), ties in the grid's order), through a grid of about 2 points a
+ * cell; a list with fewer than K points ends in UINT32_MAX. */
 static int
-knn(const double *xy, size_t n, uint32_t *nbl, double *nbd)
+knn(const double *xy, size_t n, uint32_t *nbl)
 {
 	struct pgrid g;
 	double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY;
@@ -548,13 +563,11 @@ knn(const double *xy, size_t n, uint32_t *nbl, double *nbd)
 					for (uint32_t q = g.start[c];
 					    q < g.start[c + 1]; q++) {
 						uint32_t j = g.item[q];
-						double d, dx, dy;
+						double d;
 						int z;
 						if (j == i)
 							continue;
-						dx = xy[2 * i] - xy[2 * j];
-						dy = xy[2 * i + 1] - xy[2 * j + 1];
-						d = sqrt(dx * dx + dy * dy);
+						d = pdist(xy, i, j);
 						if (nb == K && d >= bd[K - 1])
 							continue;
 						z = nb < K ? nb++ : K - 1;
@@ -573,11 +586,8 @@ knn(const double *xy, size_t n, uint32_t *nbl, double *nbd)
 			    (r > g.nx && r > g.ny))
 				break;
 		}
-		for (int k = 0; k < K; k++) {
+		for (int k = 0; k < K; k++)
 			nbl[i * K + k] = k < nb ? best[k] : UINT32_MAX;
-			if (nbd != NULL)
-				nbd[i * K + k] = k < nb ? bd[k] : INFINITY;
-		}
 	}
 	pgrid_free(&g);
 	return 0;
@@ -934,22 +944,46 @@ cmp_edge(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static void
-link_nodes(uint32_t *adj, uint32_t a, uint32_t b)
+/*
+ * The greedy start's fragments, in adj: two slots a node, its neighbours
+ * on its fragment (a path). A node with a free side, an end, has in its
+ * second slot END | the fragment's other end (itself when alone) instead:
+ * whether an edge between two ends would close a cycle is one read, with
+ * no union-find array (4 bytes a node).
+ */
+#define END 0x80000000u
+
+static int
+is_end(const uint32_t *adj, uint32_t a)
 {
+	return (adj[2 * a + 1] & END) != 0;
+}
+
+static uint32_t
+other_end(const uint32_t *adj, uint32_t a)
+{
+	return adj[2 * a + 1] & ~END;
+}
+
+/* Joins the ends a and b of two fragments into one. */
+static void
+join(uint32_t *adj, uint32_t a, uint32_t b)
+{
+	uint32_t oa = other_end(adj, a), ob = other_end(adj, b);
+
 	adj[2 * a + (adj[2 * a] != UINT32_MAX)] = b;
 	adj[2 * b + (adj[2 * b] != UINT32_MAX)] = a;
+	adj[2 * oa + 1] = END | ob;
+	adj[2 * ob + 1] = END | oa;
 }
 
 /*
- * The greedy start's edges as one 64-bit word each, half the memory of a
- * struct edge (at 100k dots: 3.7 MB and as much again for the sort, where
- * the structs took 15 MB, the most of any part of the plan step): the high
- * 32 bits of the length's IEEE double (sign, exponent and 20 bits of
- * mantissa: monotonic in the length, to a part in a million) and, low, the
- * edge's slot in a neighbour list (node * K + rank), which names both ends.
- * Equal high halves keep the order they were made in (the sort is stable),
- * so the result depends on the plan alone.
+ * An edge of the greedy start as one 64-bit word: the high 32 bits of its
+ * length's IEEE double (sign, exponent and 20 bits of mantissa: monotonic
+ * in the length, to a part in a million) and, low, its slot in a
+ * neighbour list (owner * K + rank), which names both ends. Edges are
+ * taken in the order of these words, shortest first and, within a part in
+ * a million, by slot: an order that depends on the plan alone.
  */
 static uint64_t
 edge_key(double w, size_t slot)
@@ -960,37 +994,121 @@ edge_key(double w, size_t slot)
 	return (bits & 0xffffffff00000000ull) | (uint32_t)slot;
 }
 
-/* Takes the edges e[0..ne) shortest first where both ends have a free
- * side and the edge joins two fragments; returns how many it took. An
- * edge's slot is i * K + k: ends a = from[i], b = from[list[slot]] (from
- * NULL: the nodes themselves). */
-static size_t
-take_edges(uint64_t *e, size_t ne, const uint32_t *from,
-    const uint32_t *list, uint32_t *adj, uint32_t *par)
-{
-	size_t took = 0;
+/* Neighbour lists whose edges the greedy start takes: n owners with xy
+ * (interleaved) and K neighbours each, nearest first; from[i] is owner
+ * i's node (NULL: the owner is the node). once: a pair in both its ends'
+ * lists counts from the lower one's only. */
+struct gscan {
+	const double *xy;
+	const uint32_t *list, *from;
+	size_t n;
+	int once;
+	uint32_t *adj;
+};
 
-	if (radix_sort(e, ne, sizeof(*e), 0, 32) < 0)
-		qsort(e, ne, sizeof(*e), cmp_u64);
-	for (size_t i = 0; i < ne; i++) {
-		uint32_t slot = (uint32_t)(e[i] & 0xffffffffu);
-		uint32_t a = slot / K, b = list[slot], ra, rb;
-		if (from != NULL) {
-			a = from[a];
-			b = from[b];
+static uint32_t
+gnode(const struct gscan *g, uint32_t i)
+{
+	return g->from != NULL ? g->from[i] : i;
+}
+
+/* The key of owner i's first edge from rank k on that could still be
+ * taken, UINT64_MAX if none. Edges whose far end is no longer an end are
+ * passed over: their turn would come later, when it still would not be. */
+static uint64_t
+next_edge(const struct gscan *g, uint32_t i, int k)
+{
+	for (; k < K; k++) {
+		uint32_t j = g->list[(size_t)i * K + k];
+		if (j == UINT32_MAX)
+			break;
+		if (j == i || !is_end(g->adj, gnode(g, j)))
+			continue;
+		if (g->once && j < i) {
+			int listed = 0;
+			for (int q = 0; q < K; q++)
+				listed |= g->list[(size_t)j * K + q] == i;
+			if (listed)
+				continue;
 		}
-		if (adj[2 * a + 1] != UINT32_MAX ||
-		    adj[2 * b + 1] != UINT32_MAX)
-			continue;
-		ra = uf_find(par, a);
-		rb = uf_find(par, b);
-		if (ra == rb)
-			continue;
-		par[ra] = rb;
-		link_nodes(adj, a, b);
-		took++;
+		return edge_key(pdist(g->xy, i, j), (size_t)i * K + k);
 	}
-	return took;
+	return UINT64_MAX;
+}
+
+static void
+sift_down(uint64_t *h, size_t n, size_t i)
+{
+	uint64_t v = h[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= v)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+}
+
+/*
+ * Takes the lists' edges in the order of their keys, each where both its
+ * ends are ends of different fragments; adds to *took how many it took.
+ * A list is sorted, so its edges' keys ascend, and a min-heap of each
+ * list's next edge gives every edge in the order a sort of all of them
+ * would, from 8 bytes a list where the edges took 64 and their sort as
+ * much again. Returns -1 on allocation failure.
+ */
+static int
+take_edges(const struct gscan *g, size_t *took)
+{
+	uint64_t *h = malloc((g->n ? g->n : 1) * sizeof(*h));
+	size_t hn = 0;
+
+	if (h == NULL)
+		return -1;
+	for (size_t i = 0; i < g->n; i++) {
+		uint64_t key = next_edge(g, (uint32_t)i, 0);
+		if (key != UINT64_MAX)
+			h[hn++] = key;
+	}
+	for (size_t i = hn / 2; i-- > 0;)
+		sift_down(h, hn, i);
+	while (hn > 0) {
+		uint32_t slot = (uint32_t)(h[0] & 0xffffffffu);
+		uint32_t i = slot / K, a = gnode(g, i);
+		uint32_t b = gnode(g, g->list[slot]);
+		uint64_t key;
+		if (is_end(g->adj, a) && is_end(g->adj, b) &&
+		    other_end(g->adj, a) != b) {
+			join(g->adj, a, b);
+			(*took)++;
+		}
+		key = is_end(g->adj, a) ? next_edge(g, i, (int)(slot % K) + 1) :
+		    UINT64_MAX;
+		if (key != UINT64_MAX)
+			h[0] = key;
+		else
+			h[0] = h[--hn];
+		sift_down(h, hn, 0);
+	}
+	free(h);
+	return 0;
+}
+
+/* Reverses t[i..j]. */
+static void
+reverse_ids(uint32_t *t, size_t i, size_t j)
+{
+	for (; i < j; i++, j--) {
+		uint32_t v = t[i];
+		t[i] = t[j];
+		t[j] = v;
+	}
 }
 
 /*
@@ -1001,117 +1119,117 @@ take_edges(uint64_t *e, size_t ne, const uint32_t *from,
  * least the shortest link between two fragments, so it ends), until one
  * path is left. Much better than the Hilbert sweep as a start for 3-opt
  * (about 1.2 against 1.45 x MST), and it leads to a better local optimum.
- * Writes the cycle S ... D into t and pos.
+ * Allocates t and pos and writes the cycle S ... D into them; 8 bytes a
+ * node (adj) and 8 a list (the heap) besides the search's own arrays.
  */
 static int
 greedy(struct ord *o)
 {
-	size_t ng = o->ng, ne = 0, joined = 0, nend, i;
+	size_t ng = o->ng, joined = 0, nend, i;
 	uint32_t *adj = malloc(2 * ng * sizeof(uint32_t));
-	uint32_t *par = malloc(ng * sizeof(uint32_t));
-	uint32_t *ends = malloc(ng * sizeof(uint32_t));
-	uint32_t *enb = malloc(ng * K * sizeof(uint32_t));
-	double *exy = malloc(2 * ng * sizeof(double));
-	uint64_t *e = malloc(ng * K * sizeof(*e));
-	uint32_t prev, cur, a, b;
+	uint32_t *ends = NULL, *enb = NULL, *t, cur, prev, a, b;
+	double *exy = NULL;
+	struct gscan g;
 	int rc = -1;
 
-	if (!adj || !par || !ends || !enb || !exy || !e)
+	if (adj == NULL)
 		goto done;
 	for (i = 0; i < ng; i++) {
-		adj[2 * i] = adj[2 * i + 1] = UINT32_MAX;
-		par[i] = (uint32_t)i;
-		for (int k = 0; k < K; k++) {
-			uint32_t j = o->nb[i * K + k];
-			if (j == UINT32_MAX || j == i)
-				continue;
-			/* each pair once: from its lower end, or from the
-			 * higher if the lower does not list it */
-			if (j < i) {
-				int listed = 0;
-				for (int q = 0; q < K; q++)
-					listed |= o->nb[(size_t)j * K + q] == i;
-				if (listed)
-					continue;
-			}
-			e[ne++] = edge_key(o->nbd[i * K + k], i * K + k);
-		}
+		adj[2 * i] = UINT32_MAX;
+		adj[2 * i + 1] = END | (uint32_t)i;
 	}
-	joined = take_edges(e, ne, NULL, o->nb, adj, par);
+	memset(&g, 0, sizeof(g));
+	g.xy = o->xy;
+	g.list = o->nb;
+	g.n = ng;
+	g.once = 1;
+	g.adj = adj;
+	if (take_edges(&g, &joined) < 0)
+		goto done;
 	for (int round = 0; joined + 1 < ng && round < 64; round++) {
 		nend = 0;
 		for (i = 0; i < ng; i++)
-			if (adj[2 * i + 1] == UINT32_MAX) {
+			nend += is_end(adj, (uint32_t)i);
+		ends = malloc(nend * sizeof(uint32_t));
+		exy = malloc(2 * nend * sizeof(double));
+		enb = malloc(nend * K * sizeof(uint32_t));
+		if (ends == NULL || exy == NULL || enb == NULL)
+			goto done;
+		nend = 0;
+		for (i = 0; i < ng; i++)
+			if (is_end(adj, (uint32_t)i)) {
 				ends[nend] = (uint32_t)i;
 				exy[2 * nend] = o->xy[2 * i];
 				exy[2 * nend + 1] = o->xy[2 * i + 1];
 				nend++;
 			}
-		if (knn(exy, nend, enb, NULL) < 0)
+		if (knn(exy, nend, enb) < 0)
 			goto done;
 		/* both directions: the nearest link between two fragments is
 		 * in the list of at least one of its ends, not always both */
-		ne = 0;
-		for (i = 0; i < nend; i++)
-			for (int k = 0; k < K; k++) {
-				uint32_t j = enb[i * K + k];
-				if (j == UINT32_MAX)
-					continue;
-				e[ne++] = edge_key(dist(o, ends[i], ends[j]),
-				    i * K + k);
-			}
-		joined += take_edges(e, ne, ends, enb, adj, par);
+		g.xy = exy;
+		g.list = enb;
+		g.from = ends;
+		g.n = nend;
+		g.once = 0;
+		if (take_edges(&g, &joined) < 0)
+			goto done;
+		free(ends); free(exy); free(enb);
+		ends = enb = NULL;
+		exy = NULL;
 	}
 	/* Each round takes a good share of the links left; should a
 	 * pathological plan leave fragments after 64, they are chained in
-	 * node order (par is not updated: only the walk below follows). */
+	 * node order, each from its lower-numbered end. */
 	if (joined + 1 < ng) {
-		uint32_t *fa = ends, *fb = enb, last = UINT32_MAX;
-		for (i = 0; i < ng; i++)
-			fa[i] = fb[i] = UINT32_MAX;
-		for (i = 0; i < ng; i++)
-			if (adj[2 * i + 1] == UINT32_MAX) {
-				uint32_t r = uf_find(par, (uint32_t)i);
-				if (fa[r] == UINT32_MAX)
-					fa[r] = (uint32_t)i;
-				else
-					fb[r] = (uint32_t)i;
-			}
+		uint32_t last = UINT32_MAX;
 		for (i = 0; i < ng; i++) {
-			uint32_t r = uf_find(par, (uint32_t)i);
-			if (fa[r] != i)
+			uint32_t oe;
+			if (!is_end(adj, (uint32_t)i) ||
+			    other_end(adj, (uint32_t)i) < i)
 				continue;
+			oe = other_end(adj, (uint32_t)i);
 			if (last != UINT32_MAX)
-				link_nodes(adj, last, (uint32_t)i);
-			/* a lone dot is both ends of its fragment */
-			last = fb[r] != UINT32_MAX ? fb[r] : (uint32_t)i;
+				join(adj, last, (uint32_t)i);
+			last = oe;
 		}
 	}
-	/* walk the path from one end, then close it into the cycle */
-	for (cur = 0; adj[2 * cur + 1] != UINT32_MAX; cur++)
+	/* walk the path from its lower-numbered end into t, ... */
+	if ((o->t = t = malloc(o->m * sizeof(uint32_t))) == NULL)
+		goto done;
+	for (cur = 0; !is_end(adj, cur); cur++)
 		;
 	prev = UINT32_MAX;
 	for (i = 0; i < ng; i++) {
 		uint32_t next = adj[2 * cur] != prev ? adj[2 * cur] :
 		    adj[2 * cur + 1];
-		ends[i] = cur;
+		t[i] = cur;
 		prev = cur;
 		cur = next;
 	}
-	/* D goes beside S in place of the longer of S's two edges */
-	for (i = 0; ends[i] != o->s; i++)
+	free(adj);
+	adj = NULL;
+	/* ... close it, and turn it so that S comes first and D goes beside
+	 * it in place of the longer of S's two edges */
+	for (i = 0; t[i] != o->s; i++)
 		;
-	a = ends[(i + 1) % ng];
-	b = ends[(i + ng - 1) % ng];
-	for (size_t k = 0; k < ng; k++)
-		o->t[k] = dist(o, o->s, a) >= dist(o, o->s, b) ?
-		    ends[(i + ng - k) % ng] : ends[(i + k) % ng];
-	o->t[ng] = o->d;
+	a = t[(i + 1) % ng];
+	b = t[(i + ng - 1) % ng];
+	if (i > 0) {
+		reverse_ids(t, 0, i - 1);
+		reverse_ids(t, i, ng - 1);
+		reverse_ids(t, 0, ng - 1);
+	}
+	if (dist(o, o->s, a) >= dist(o, o->s, b))
+		reverse_ids(t, 1, ng - 1);
+	t[ng] = o->d;
+	if ((o->pos = malloc(o->m * sizeof(uint32_t))) == NULL)
+		goto done;
 	for (i = 0; i < o->m; i++)
-		o->pos[o->t[i]] = (uint32_t)i;
+		o->pos[t[i]] = (uint32_t)i;
 	rc = 0;
 done:
-	free(adj); free(par); free(ends); free(enb); free(exy); free(e);
+	free(adj); free(ends); free(enb); free(exy);
 	return rc;
 }
 
@@ -1146,19 +1264,16 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 			*st = s;
 		return 0;
 	}
+	/*
+	 * Each array is allocated when it is first needed and the greedy
+	 * start's freed before the search's are allocated, so the peak is
+	 * the larger of the two phases, not their sum (docs/planner.md).
+	 */
 	o.ng = n + (size_t)virt;
 	o.m = o.ng + 1;
-	o.xy = malloc(o.ng * 2 * sizeof(double));
-	o.t = malloc(o.m * sizeof(uint32_t));
-	o.pos = malloc(o.m * sizeof(uint32_t));
-	o.nb = malloc(o.ng * K * sizeof(uint32_t));
-	o.nbd = malloc(o.ng * K * sizeof(double));
-	o.queue = malloc(o.m * sizeof(uint32_t));
-	o.inq = calloc(o.m, 1);
 	keys = malloc(o.ng * sizeof(uint64_t));
 	orig = malloc(o.ng * sizeof(uint32_t));
-	if (!o.xy || !o.t || !o.pos || !o.nb || !o.nbd || !o.queue || !o.inq ||
-	    !keys || !orig)
+	if (!keys || !orig)
 		goto fail;
 	/*
 	 * Nodes are renumbered along a Hilbert curve: node 0 is the start,
@@ -1192,8 +1307,12 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	orig[0] = (uint32_t)first;
 	for (i = 0; i < k; i++)
 		orig[i + 1] = (uint32_t)(keys[i] & 0xffffffffu);
-	free(keys);   /* before the greedy start, the plan step's peak */
+	free(keys);
 	keys = NULL;
+	o.xy = malloc(o.ng * 2 * sizeof(double));
+	o.nb = malloc(o.ng * K * sizeof(uint32_t));
+	if (!o.xy || !o.nb)
+		goto fail;
 	for (i = 0; i < o.ng; i++) {
 		o.xy[2 * i] = node_x(p, start_xy, orig[i], 0);
 		o.xy[2 * i + 1] = node_x(p, start_xy, orig[i], 1);
@@ -1201,9 +1320,13 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	o.s = 0;
 	o.d = (uint32_t)o.ng;
 	o.rng = seed;
-	if (knn(o.xy, o.ng, o.nb, o.nbd) < 0)
+	if (knn(o.xy, o.ng, o.nb) < 0)
 		goto fail;
 	if (greedy(&o) < 0)
+		goto fail;
+	o.queue = malloc(o.m * sizeof(uint32_t));
+	o.inq = calloc(o.m, 1);
+	if (!o.queue || !o.inq)
 		goto fail;
 	s.initial_mm = cycle_len(&o);
 
@@ -1251,11 +1374,11 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	if (st)
 		*st = s;
 	free(o.xy); free(o.t); free(o.pos); free(o.nb); free(o.queue);
-	free(o.inq); free(o.log); free(o.nbd); free(keys); free(orig);
+	free(o.inq); free(o.log); free(keys); free(orig);
 	return 0;
 fail:
 	free(o.xy); free(o.t); free(o.pos); free(o.nb); free(o.queue);
-	free(o.inq); free(o.log); free(o.nbd); free(keys); free(orig);
+	free(o.inq); free(o.log); free(keys); free(orig);
 	if (st)
 		*st = s;
 	return -1;
@@ -1288,7 +1411,7 @@ order_mst_length(const struct plan *p)
 		o.xy[2 * i + 1] = p->dots[i].y_mm;
 		par[i] = (uint32_t)i;
 	}
-	if (knn(o.xy, o.m, o.nb, NULL) < 0)
+	if (knn(o.xy, o.m, o.nb) < 0)
 		goto done;
 	for (size_t i = 0; i < o.m; i++)
 		for (int k = 0; k < K; k++) {
