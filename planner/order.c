@@ -67,9 +67,9 @@ struct ord {
 	double *xy;          /* 2 per node with a position */
 	uint32_t *t, *pos;
 	uint32_t *nb;        /* K per node with a position, nearest first */
-	uint32_t *queue;
+	uint32_t *queue;     /* ring buffer of qcap nodes */
 	uint8_t *inq;
-	size_t qh, qn;       /* ring buffer head and count */
+	size_t qh, qn, qcap; /* its head, count and size */
 	struct flip *log;    /* reversals since the last kick */
 	size_t nlog, caplog;
 	int logging, log_failed;
@@ -129,7 +129,7 @@ push(struct ord *o, uint32_t v)
 	if (o->inq[v])
 		return;
 	o->inq[v] = 1;
-	o->queue[(o->qh + o->qn) % o->m] = v;
+	o->queue[(o->qh + o->qn) % o->qcap] = v;
 	o->qn++;
 }
 
@@ -517,7 +517,7 @@ local_search(struct ord *o)
 {
 	while (o->qn > 0) {
 		uint32_t a = o->queue[o->qh];
-		o->qh = o->qh + 1 == o->m ? 0 : o->qh + 1;
+		o->qh = o->qh + 1 == o->qcap ? 0 : o->qh + 1;
 		o->qn--;
 		o->inq[a] = 0;
 		while (improve(o, a))
@@ -805,12 +805,11 @@ perturb_halves(struct ord *o, unsigned rounds, int init, unsigned long kicks,
 {
 	struct part_job job[2];
 	uint8_t *side = malloc(o->m);
-	uint32_t *q1 = malloc(o->m * sizeof(uint32_t));
 	size_t half = o->m / 2;
 	int rc = -1;
 
 	memset(job, 0, sizeof(job));
-	if (side == NULL || q1 == NULL)
+	if (side == NULL)
 		goto done;
 	for (unsigned r = 0; r < rounds; r++) {
 		pthread_t th;
@@ -823,13 +822,16 @@ perturb_halves(struct ord *o, unsigned rounds, int init, unsigned long kicks,
 			w->log = h ? log : o->log;
 			w->caplog = h ? caplog : o->caplog;
 			w->nlog = 0;
-			w->queue = h ? q1 : o->queue;
 			w->qh = w->qn = 0;
 			w->part = 1;
 			w->me = (uint8_t)h;
 			w->side = side;
 			w->lo = (r * half / rounds + h * half) % o->m;
 			w->len = h ? o->m - half : half;
+			/* a half queues only its own nodes: its share of
+			 * the queue is enough */
+			w->queue = o->queue + (h ? half : 0);
+			w->qcap = w->len;
 			w->rng = rnd(o);
 			for (size_t k = 0; k < w->len; k++)
 				side[o->t[at(w, k)]] = (uint8_t)h;
@@ -859,16 +861,14 @@ perturb_halves(struct ord *o, unsigned rounds, int init, unsigned long kicks,
 done:
 	free(job[1].w.log);
 	free(side);
-	free(q1);
 	return rc;
 }
 
 /*
  * Stable LSD radix sort of n records of `size` bytes by a 64-bit key read
  * at byte offset `off`, 16 bits a pass, over the passes from bit `from`
- * up; a pass where every key has the same digit is skipped. Lengths, as
- * IEEE doubles >= 0, sort as their bit patterns. Sorting the greedy start's
- * edges this way takes a tenth of qsort's time at 100k dots. Returns -1 on
+ * up; a pass where every key has the same digit is skipped (the nodes'
+ * Hilbert keys, in a tenth of qsort's time at 100k dots). Returns -1 on
  * allocation failure (the records are then untouched).
  */
 static int
@@ -1325,6 +1325,7 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 	if (greedy(&o) < 0)
 		goto fail;
 	o.queue = malloc(o.m * sizeof(uint32_t));
+	o.qcap = o.m;
 	o.inq = calloc(o.m, 1);
 	if (!o.queue || !o.inq)
 		goto fail;
