@@ -1125,7 +1125,7 @@ reverse_ids(uint32_t *t, size_t i, size_t j)
 static int
 greedy(struct ord *o)
 {
-	size_t ng = o->ng, joined = 0, nend, i;
+	size_t ng = o->ng, joined = 0, nend, i, at = 0;
 	uint32_t *adj = malloc(2 * ng * sizeof(uint32_t));
 	uint32_t *ends = NULL, *enb = NULL, *t, cur, prev, a, b;
 	double *exy = NULL;
@@ -1150,6 +1150,8 @@ greedy(struct ord *o)
 		nend = 0;
 		for (i = 0; i < ng; i++)
 			nend += is_end(adj, (uint32_t)i);
+		if (nend == 0)     /* not with fragments left: for the analyser */
+			break;
 		ends = malloc(nend * sizeof(uint32_t));
 		exy = malloc(2 * nend * sizeof(double));
 		enb = malloc(nend * K * sizeof(uint32_t));
@@ -1203,6 +1205,8 @@ greedy(struct ord *o)
 	for (i = 0; i < ng; i++) {
 		uint32_t next = adj[2 * cur] != prev ? adj[2 * cur] :
 		    adj[2 * cur + 1];
+		if (cur == o->s)
+			at = i;
 		t[i] = cur;
 		prev = cur;
 		cur = next;
@@ -1211,8 +1215,7 @@ greedy(struct ord *o)
 	adj = NULL;
 	/* ... close it, and turn it so that S comes first and D goes beside
 	 * it in place of the longer of S's two edges */
-	for (i = 0; t[i] != o->s; i++)
-		;
+	i = at;
 	a = t[(i + 1) % ng];
 	b = t[(i + ng - 1) % ng];
 	if (i > 0) {
@@ -1324,7 +1327,9 @@ order_plan(const struct plan *p, const double *start_xy, uint64_t seed,
 		goto fail;
 	if (greedy(&o) < 0)
 		goto fail;
-	o.queue = malloc(o.m * sizeof(uint32_t));
+	/* zeroed: no cost, as every slot is written in the first pass, and
+	 * the static analyser cannot tell that a slot is written first */
+	o.queue = calloc(o.m, sizeof(uint32_t));
 	o.qcap = o.m;
 	o.inq = calloc(o.m, 1);
 	if (!o.queue || !o.inq)
