@@ -89,11 +89,26 @@ struct ord {
  * double bit for bit (and the lists need not keep theirs: 64 bytes a
  * node). */
 static inline double
-pdist(const double *xy, size_t a, size_t b)
+pdist2(const double *xy, size_t a, size_t b)
 {
 	double dx = xy[2 * a] - xy[2 * b], dy = xy[2 * a + 1] - xy[2 * b + 1];
 
-	return sqrt(dx * dx + dy * dy);
+	return dx * dx + dy * dy;
+}
+
+static inline double
+pdist(const double *xy, size_t a, size_t b)
+{
+	return sqrt(pdist2(xy, a, b));
+}
+
+/* A squared length beyond which a length is no less than g: g^2 with a
+ * margin well over the rounding of both (a test without the square root,
+ * which is most of the cost of reading a neighbour's length). */
+static inline double
+beyond(double g)
+{
+	return g * g * (1 + 1e-7);
 }
 
 static inline double
@@ -104,12 +119,20 @@ dist(const struct ord *o, uint32_t a, uint32_t b)
 	return pdist(o->xy, a, b);
 }
 
-/* Distance from v (not the dummy) to its nearest neighbour: every node
- * has one, the plan having at least three nodes with a position. */
-static inline double
-nearest(const struct ord *o, uint32_t v)
+/* g is more than the distance from v (not the dummy) to its nearest
+ * neighbour (every node has one: a plan has at least three nodes with a
+ * position); the square root only where the squares are too close to
+ * tell. */
+static inline int
+past_nearest(const struct ord *o, double g, uint32_t v)
 {
-	return pdist(o->xy, v, o->nb[(size_t)v * K]);
+	double sq = pdist2(o->xy, v, o->nb[(size_t)v * K]);
+
+	if (sq > beyond(g))
+		return 0;
+	if (sq < g * g * (1 - 1e-7))
+		return 1;
+	return g > sqrt(sq);
 }
 
 static uint64_t
@@ -344,7 +367,7 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 #define KEEP(k, a, b, c, d_, e, f, gg) do {                                   \
 	double g_ = (gg);                                                     \
 	uint32_t l_ = (k) == MV_2OPT ? (d_) : (f);                            \
-	if (g_ > best->g && l_ != o->d && g_ > nearest(o, l_) &&                \
+	if (g_ > best->g && l_ != o->d && past_nearest(o, g_, l_) &&         \
 	    near(o, a, c) && ((k) == MV_2OPT || near(o, a, e))) {             \
 		best->kind = (k);                                             \
 		best->t[1] = (a); best->t[2] = (b); best->t[3] = (c);         \
@@ -360,16 +383,24 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 	hit->close = (cl);                                                    \
 	return 1;                                                             \
 } while (0)
+	uint32_t s2 = SUC(t2), p2 = PRE(t2);
+	double far1 = beyond(G);
+
 	for (int k3 = 0; k3 < K && t2 != o->d; k3++) {
 		uint32_t t3 = o->nb[(size_t)t2 * K + k3];
-		double g1;
+		double g1, sq;
 		if (t3 == UINT32_MAX)
 			break;
-		g1 = G - pdist(o->xy, t2, t3);
+		/* skipped before its length is computed: the lengths
+		 * ascend, so a later one breaks where this would have */
+		if (OUT(t3) || t3 == s2 || t3 == p2)
+			continue;
+		/* no gain left past a neighbour as far as G */
+		if ((sq = pdist2(o->xy, t2, t3)) > far1)
+			break;
+		g1 = G - sqrt(sq);
 		if (g1 <= EPS)
 			break;
-		if (OUT(t3) || t3 == SUC(t2) || t3 == PRE(t2))
-			continue;
 		for (int c4 = 0; c4 < 2; c4++) {
 			uint32_t t4 = c4 ? SUC(t3) : PRE(t3);
 			double g1b;
@@ -384,17 +415,21 @@ step(struct ord *o, uint32_t t1, uint32_t t2, double G, const uint32_t *add,
 					    cl);
 				KEEP(MV_2OPT, t1, t2, t3, t4, 0, 0, g1b);
 			}
+			uint32_t s4 = SUC(t4), p4 = PRE(t4);
+			double far2 = beyond(g1b);
 			for (int k5 = 0; k5 < K && t4 != o->d; k5++) {
 				uint32_t t5 = o->nb[(size_t)t4 * K + k5];
-				double g2;
+				double g2, sq5;
 				if (t5 == UINT32_MAX)
 					break;
-				g2 = g1b - pdist(o->xy, t4, t5);
+				if (OUT(t5) || t5 == t1 || t5 == t3 ||
+				    t5 == s4 || t5 == p4)
+					continue;
+				if ((sq5 = pdist2(o->xy, t4, t5)) > far2)
+					break;
+				g2 = g1b - sqrt(sq5);
 				if (g2 <= EPS)
 					break;
-				if (OUT(t5) || t5 == t1 || t5 == t3 ||
-				    t5 == SUC(t4) || t5 == PRE(t4))
-					continue;
 				if (c4 == 0) {
 					/* after the first 2-opt, t2..t4 runs
 					 * backwards */
