@@ -28,6 +28,12 @@
  *    The number of kicks depends only on the plan's size. On large plans
  *    the cycle is cut into two halves that two threads kick independently
  *    (perturb_halves), which changes nothing in the result but the time.
+ *
+ * Memory is smpd's limit on large plans, so the neighbour lists keep no
+ * lengths (each is recomputed, the same double), the greedy start sorts
+ * no edge list (a heap over the sorted neighbour lists gives the same
+ * order) and each array lives only through the phase that needs it: 68
+ * bytes a dot at the peak (docs/planner.md).
  */
 #include <math.h>
 #include <pthread.h>
@@ -84,10 +90,7 @@ struct ord {
 	uint64_t rng;
 };
 
-/* Distance between two nodes with a position: the expression knn() sorts
- * the neighbour lists by, so a length computed here again is the same
- * double bit for bit (and the lists need not keep theirs: 64 bytes a
- * node). */
+/* Squared distance between two nodes with a position. */
 static inline double
 pdist2(const double *xy, size_t a, size_t b)
 {
@@ -96,6 +99,9 @@ pdist2(const double *xy, size_t a, size_t b)
 	return dx * dx + dy * dy;
 }
 
+/* Their distance: the expression knn() sorts the neighbour lists by, so a
+ * length computed here again is the same double bit for bit (and the
+ * lists need not keep theirs: 64 bytes a node). */
 static inline double
 pdist(const double *xy, size_t a, size_t b)
 {
