@@ -44,6 +44,21 @@
 
 static volatile sig_atomic_t got_term, got_usr1;
 
+/*
+ * --speed max, the host not waiting on the controller: whether the clock may
+ * go on to the next event without giving the host a turn first. silent: the
+ * turns it has let pass since the last answer it received (0: it has news;
+ * 1: silent through its turn; 2: silent through its last turn too). Answers
+ * still on the wire are no news yet; the last turn comes before the last
+ * queued block ends.
+ */
+static bool
+host_turn_over(const struct gsim *g, int silent)
+{
+	return gsim_output_pending(g) || silent >= 2 ||
+	    (silent == 1 && gsim_planned_blocks(g) > 1);
+}
+
 struct link {
 	bool tcp;
 	int listen_fd;   /* tcp */
@@ -476,9 +491,8 @@ main(int argc, char **argv)
 			    sizeof(l.out) - l.outlen);
 		if (l.host && l.outlen > 0) {
 			ssize_t w = write(l.fd, l.out, l.outlen);
-			if (w > 0)
-				silent = 0;   /* news: its turn again */
 			if (w > 0) {
+				silent = 0;   /* news: its turn again */
 				memmove(l.out, l.out + w, l.outlen - (size_t)w);
 				l.outlen -= (size_t)w;
 			}
@@ -487,12 +501,9 @@ main(int argc, char **argv)
 		if (max) {
 			/* Never spin: a line blocked for good (a hold, a
 			 * critical alarm) has no next event to jump to. */
-			bool busy = gsim_host_waiting(g) ||
-			    gsim_output_pending(g);
-			bool last = gsim_planned_blocks(g) <= 1;
 			if ((l.host && gsim_output_due(g, now)) ||
-			    (isfinite(next) && (busy || silent >= 2 ||
-			    (silent == 1 && !last))))
+			    (isfinite(next) && (gsim_host_waiting(g) ||
+			    host_turn_over(g, silent))))
 				timeout = 0;
 			else if (!isfinite(next))
 				timeout = 200;
@@ -581,8 +592,7 @@ main(int argc, char **argv)
 				silent++;
 			if (gsim_host_waiting(g))
 				gsim_run(g, INFINITY, true);
-			else if (gsim_output_pending(g) || silent >= 2 ||
-			    (silent == 1 && gsim_planned_blocks(g) > 1))
+			else if (host_turn_over(g, silent))
 				gsim_run(g, next, true);
 		}
 	}
