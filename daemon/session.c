@@ -2335,8 +2335,8 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 		double feed = f != NULL ? json_number_value(f) : 600.0;
 		size_t off;
 		int naxes = 0;
-		double from[3], to[3];
-		bool given[3] = { false, false, false };
+		const double *from = s->st.wpos;
+		double to[3];
 
 		if (!is_quiet_state(st))
 			REFUSE("bad_state", "state %s: cannot jog now",
@@ -2352,26 +2352,24 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 		if (!(feed > 0 && feed <= 10000))
 			REFUSE("bad_request", "feed: %g out of (0, 10000] "
 			    "mm/min", feed);
+		/* Where the jog ends; an axis not given stays. */
+		memcpy(to, from, sizeof(to));
 		off = (size_t)snprintf(line, sizeof(line), "$J=G21%s",
 		    rel ? "G91" : "G90");
 		for (i = 0; i < 3; i++) {
 			char key[2] = { (char)(ax[i] + 'a' - 'A'), 0 };
 			json_t *v = json_object_get(args, key);
-			double target;
 			if (v == NULL)
 				continue;
 			if (!json_is_number(v) ||
 			    !isfinite(json_number_value(v)))
 				REFUSE("bad_request", "%s: not a number", key);
-			target = json_number_value(v) +
-			    (rel ? s->st.wpos[i] : 0);
-			to[i] = target;
-			given[i] = true;
-			if (target < s->pcfg->env_min_mm[i] ||
-			    target > s->pcfg->env_max_mm[i])
+			to[i] = json_number_value(v) + (rel ? from[i] : 0);
+			if (to[i] < s->pcfg->env_min_mm[i] ||
+			    to[i] > s->pcfg->env_max_mm[i])
 				REFUSE("out_of_envelope", "%s: the jog would end "
 				    "at %.3f, outside the envelope [%g, %g]",
-				    key, target, s->pcfg->env_min_mm[i],
+				    key, to[i], s->pcfg->env_min_mm[i],
 				    s->pcfg->env_max_mm[i]);
 			gcode_fmt_num(num[0], sizeof(num[0]),
 			    json_number_value(v));
@@ -2387,11 +2385,6 @@ session_command(struct session *s, enum ctl_cmd cmd, json_t *args,
 		 * its way (the skin under it may rise between the ends), except
 		 * straight up, which is how a tip below it gets out. Before
 		 * that the operator is setting up (touching off) and watches. */
-		for (i = 0; i < 3; i++) {
-			from[i] = s->st.wpos[i];
-			if (!given[i])
-				to[i] = from[i];
-		}
 		if (s->origin_ok && s->pl != NULL && !(to[0] == from[0] &&
 		    to[1] == from[1] && to[2] >= from[2])) {
 			double need = planning_safe_z_segment(s->pl, s->pcfg,
