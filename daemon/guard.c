@@ -167,7 +167,7 @@ at_rest(const char *st)
  * Polls `?` every GUARD_POLL_S until a report says the machine is at rest
  * (want_idle: Idle exactly, after answers_due ok/error answers), or until
  * deadline. Returns 1 when seen, 0 on timeout, -1 when the link is gone.
- * *alarm is set if an alarm shows.
+ * *alarm (alarm may be NULL) is set if an alarm shows.
  */
 static int
 wait_state(struct wire *w, double deadline, bool want_idle,
@@ -192,7 +192,7 @@ wait_state(struct wire *w, double deadline, bool want_idle,
 			return -1;
 		if (r == 0)
 			continue;
-		if (strncmp(line, "ALARM:", 6) == 0)
+		if (strncmp(line, "ALARM:", 6) == 0 && alarm != NULL)
 			*alarm = true;
 		if (answers_due != NULL && (strcmp(line, "ok") == 0 ||
 		    strncmp(line, "error:", 6) == 0)) {
@@ -206,7 +206,7 @@ wait_state(struct wire *w, double deadline, bool want_idle,
 		report_state(line, st, sizeof(st));
 		if (st[0] == '\0')
 			continue;
-		if (strncmp(st, "Alarm", 5) == 0)
+		if (strncmp(st, "Alarm", 5) == 0 && alarm != NULL)
 			*alarm = true;
 		if (want_idle ? (strcmp(st, "Idle") == 0 && (answers_due ==
 		    NULL || *answers_due == 0)) : at_rest(st))
@@ -232,7 +232,7 @@ guard_stop_machine(int fd, const struct guard_opts *o)
 	/* 1. Feed hold, and wait until the machine stands still. */
 	wire_write(&w, "!", 1);
 	rest = wait_state(&w, now_s() + o->hold_timeout_s, false, NULL,
-	    &alarm);
+	    NULL);
 	if (rest < 0) {
 		log_warnx("guard: the controller link is gone");
 		return 1;
@@ -244,19 +244,14 @@ guard_stop_machine(int fd, const struct guard_opts *o)
 	/* 2. Soft reset: motion stops, spindle and coolant outputs off. */
 	wire_write(&w, "\x18", 1);
 	deadline = now_s() + o->reset_timeout_s;
-	while (!banner && wire_line(&w, line, sizeof(line), deadline) > 0) {
-		if (strncmp(line, "ALARM:", 6) == 0)
-			alarm = true;
-		if (strncmp(line, "Grbl ", 5) == 0)
-			banner = true;
-	}
+	while (!banner && wire_line(&w, line, sizeof(line), deadline) > 0)
+		banner = strncmp(line, "Grbl ", 5) == 0;
 	if (!banner) {
 		log_warnx("guard: no banner after the soft reset");
 		return 1;
 	}
-	/* The state after the reset: alarm (a reset in motion, or a
-	 * critical alarm) or idle. */
-	alarm = false;
+	/* The state after the reset decides, whatever came before it: alarm
+	 * (a reset in motion, or a critical alarm) or idle. */
 	if (wait_state(&w, now_s() + o->reset_timeout_s, false, NULL,
 	    &alarm) <= 0) {
 		log_warnx("guard: no status after the soft reset");
